@@ -1,0 +1,94 @@
+/* The VM's configuration: one validated, immutable struct built from a
+ * libconfig file plus command-line overrides.  Nothing else reads the file.
+ *
+ * The schema is DESIGN.md's "Config" section; conf/reference.conf documents
+ * every key.  Unknown keys are errors. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The kernel's hard ceiling on vCPUs per VM (KVM_MAX_VCPUS on x86 is 4096 in
+ * recent kernels); the real limit is asked of KVM when the device opens. */
+#define CONFIG_VCPUS_CEILING 4096u
+
+struct vm_mount {
+        char *src;      /* absolute, exists at load time */
+        char *dst;      /* absolute; defaults to src */
+        bool writable;  /* default false: bind read-only */
+};
+
+struct vm_gid_map {
+        uint32_t inner;
+        uint32_t outer;
+        uint32_t count; /* default 1, >= 1 */
+};
+
+enum vm_net_mode {
+        VM_NET_NONE,      /* no network group, or an empty one */
+        VM_NET_CREATE,    /* host_ip/netmask/mac: vmlaunch creates a tap */
+        VM_NET_TAP_FDS,   /* tap_fds: taps the caller opened */
+        VM_NET_TAP_NAME,  /* tap_name: a persistent tap the user owns */
+};
+
+struct vm_config {
+        char *path;                  /* the config file, as given */
+        char *dir;                   /* its directory, absolute */
+        char *name;                  /* default: file name without ".conf" */
+        unsigned vcpus;              /* 1 .. CONFIG_VCPUS_CEILING */
+        bool hugepages;              /* default false */
+        char *kvm_device;            /* default "/dev/kvm"; absolute */
+        unsigned shutdown_timeout_ms;/* default 1000; 1 .. 3600000 */
+
+        struct {
+                char *path;          /* absolute (resolved against dir), an existing regular executable file */
+                char **args;         /* argv[1..], NULL-terminated; never NULL */
+                size_t n_args;
+                char *root;          /* absolute existing directory, or NULL: a private empty dir */
+                struct vm_mount *mounts;
+                size_t n_mounts;
+                struct vm_gid_map *gid_maps;
+                size_t n_gid_maps;
+        } plugin;
+
+        struct {
+                bool enabled;            /* default false until the jail lands */
+                char *seccomp_policy;    /* absolute path or NULL */
+                bool seccomp_log_failures;
+        } sandbox;
+
+        struct {
+                enum vm_net_mode mode;
+                struct in_addr host_ip;  /* VM_NET_CREATE */
+                struct in_addr netmask;  /* VM_NET_CREATE; must be a contiguous mask */
+                uint8_t mac[6];          /* VM_NET_CREATE; unicast */
+                int *tap_fds;            /* VM_NET_TAP_FDS; each >= 3 */
+                size_t n_tap_fds;
+                char *tap_name;          /* VM_NET_TAP_NAME; < IFNAMSIZ */
+        } network;
+};
+
+/* Parses and validates `path`, then applies `overrides` ("key=value" with a
+ * dotted key such as "vcpus" or "plugin.path"; only scalar keys; the value
+ * is parsed as the key's type).  Each problem found is written to `errors` as
+ * one line naming the file, the line and the key and saying what is expected,
+ * e.g.
+ *   vm.conf:3: vcpus: must be between 1 and 4096, got 0
+ *   --set vcpus=x: vcpus: expected an integer
+ * Returns 0 and *ret_config, or -EINVAL (some problem reported), or another
+ * -errno (the file could not be read; reported too).  `errors` may be NULL. */
+int config_load(const char *path, char *const *overrides, size_t n_overrides,
+                FILE *errors, struct vm_config **ret_config);
+
+/* Frees a config; NULL is fine. */
+void config_free(struct vm_config *config);
+
+/* Writes the resolved config in libconfig syntax, every key with its
+ * effective value (defaults included), so that the output is itself a valid
+ * config file describing the same VM. */
+int config_print(const struct vm_config *config, FILE *out);
+
+static inline void config_freep(struct vm_config **c) { config_free(*c); }

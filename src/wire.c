@@ -1,0 +1,212 @@
+#include "wire.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+                struct cmsghdr align;
+        } control;
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (n_fds > WIRE_MAX_FDS)
+                return -E2BIG;
+        if (n_fds > 0) {
+                struct cmsghdr *c;
+
+                memset(&control, 0, sizeof(control));
+                msg.msg_control = control.buf;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        do
+                n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t)n != len)
+                return -EMSGSIZE;
+        return 0;
+}
+
+static void close_fds(const int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+}
+
+ssize_t wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *ret_n_fds) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+                struct cmsghdr align;
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = cap };
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = control.buf,
+                .msg_controllen = sizeof(control.buf),
+        };
+        size_t n_fds = 0;
+        int bad = 0;
+        ssize_t n;
+
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+
+        /* Collect every fd first so that each one is either handed out or
+         * closed, whatever else is wrong with the message. */
+        int got[WIRE_MAX_FDS];
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+                        bad = 1;
+                        continue;
+                }
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (n_fds < WIRE_MAX_FDS)
+                                got[n_fds++] = fd;
+                        else
+                                close(fd);
+                }
+        }
+        if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_fds > max_fds) {
+                close_fds(got, n_fds);
+                return -EMSGSIZE;
+        }
+        if (n == 0) {
+                close_fds(got, n_fds);
+                n_fds = 0;
+        }
+        if (n_fds)
+                memcpy(fds, got, n_fds * sizeof(int));
+        if (ret_n_fds)
+                *ret_n_fds = n_fds;
+        else
+                close_fds(got, n_fds);
+        return n;
+}
+
+int wire_write_all(int fd, const void *buf, size_t len) {
+        const uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+size_t wire_varint32_encode(uint32_t v, uint8_t out[WIRE_VARINT32_MAX]) {
+        size_t i = 0;
+
+        while (v >= 0x80) {
+                out[i++] = (uint8_t)(v | 0x80);
+                v >>= 7;
+        }
+        out[i++] = (uint8_t)v;
+        return i;
+}
+
+int wire_varint32_decode(const uint8_t *buf, size_t len, uint32_t *ret_v) {
+        uint64_t v = 0;
+
+        for (size_t i = 0; i < WIRE_VARINT32_MAX; i++) {
+                if (i >= len)
+                        return 0;
+                v |= (uint64_t)(buf[i] & 0x7f) << (7 * i);
+                if (!(buf[i] & 0x80)) {
+                        if (v > UINT32_MAX)
+                                return -EBADMSG;
+                        *ret_v = (uint32_t)v;
+                        return (int)i + 1;
+                }
+        }
+        return -EBADMSG;
+}
+
+void wire_reader_init(struct wire_reader *r, uint8_t *buf, size_t cap) {
+        *r = (struct wire_reader){ .buf = buf, .cap = cap };
+}
+
+/* 1 and the message bounds if one is complete, 0 if more bytes are needed,
+ * or -errno for a prefix that can never become valid. */
+static int reader_peek(const struct wire_reader *r, size_t *ret_off, uint32_t *ret_len) {
+        uint32_t len;
+        int k = wire_varint32_decode(r->buf + r->start, r->end - r->start, &len);
+
+        if (k <= 0)
+                return k;
+        if ((size_t)k + len > r->cap)
+                return -EMSGSIZE;
+        if (r->end - r->start < (size_t)k + len)
+                return 0;
+        *ret_off = r->start + (size_t)k;
+        *ret_len = len;
+        return 1;
+}
+
+int wire_reader_has_message(const struct wire_reader *r) {
+        size_t off;
+        uint32_t len;
+
+        return reader_peek(r, &off, &len) != 0;
+}
+
+int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, size_t *ret_len) {
+        for (;;) {
+                size_t off;
+                uint32_t len;
+                int k = reader_peek(r, &off, &len);
+                ssize_t n;
+
+                if (k < 0)
+                        return k;
+                if (k > 0) {
+                        r->start = off + len;
+                        if (r->start == r->end)
+                                r->start = r->end = 0;
+                        *ret_msg = r->buf + off;
+                        *ret_len = len;
+                        return 0;
+                }
+                /* Make room: move the partial message to the front. */
+                if (r->start > 0) {
+                        memmove(r->buf, r->buf + r->start, r->end - r->start);
+                        r->end -= r->start;
+                        r->start = 0;
+                }
+                if (r->end == r->cap)
+                        return -EMSGSIZE;
+                n = read(fd, r->buf + r->end, r->cap - r->end);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EPIPE;
+                r->end += (size_t)n;
+        }
+}

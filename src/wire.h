@@ -1,0 +1,70 @@
+/* Framing of the crosvm plugin protocol, shared by vmlaunch and the SDK.
+ *
+ * Three framings exist on the wire (PROTOCOL.md §1):
+ *  - main socket (SOCK_SEQPACKET): one protobuf message per datagram, no
+ *    prefix, fds in one SCM_RIGHTS message;
+ *  - vCPU pipe, host -> plugin: varint32 length, then a VcpuResponse; several
+ *    may sit in the pipe together;
+ *  - vCPU pipe, plugin -> host: a bare VcpuRequest, one write() each.
+ *
+ * Nothing here allocates: callers own every buffer.  Every fd received is
+ * CLOEXEC. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Largest message either side accepts on a pipe, and the pipe size asked
+ * for (crosvm's 0x40000). */
+#define WIRE_PIPE_MAX 0x40000u
+/* The host reads main-socket requests into a buffer of this size. */
+#define WIRE_MAIN_REQUEST_MAX 4096u
+/* The SDK's buffer for main-socket responses. */
+#define WIRE_MAIN_RESPONSE_MAX 0x40000u
+/* Most fds one message may carry (the SDK's limit; 2 per vCPU). */
+#define WIRE_MAX_FDS 32u
+#define WIRE_VARINT32_MAX 5u
+
+/* Sends one datagram of `len` bytes with `n_fds` fds attached.  Retries
+ * EINTR.  Returns 0 or -errno (-EMSGSIZE if the kernel cut it short). */
+int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);
+
+/* Receives one datagram into buf (cap bytes) and up to `max_fds` fds, which
+ * arrive CLOEXEC.  Returns the length (0 means the peer hung up; no fds are
+ * kept then) or -errno.  A datagram longer than `cap` or with more fds than
+ * `max_fds` gives -EMSGSIZE and every fd that did arrive is closed: a
+ * message cut short is a malformed message, never half-processed.
+ * *ret_n_fds is written on success only. */
+ssize_t wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *ret_n_fds);
+
+/* Writes all of buf to fd, retrying EINTR and short writes.  0 or -errno. */
+int wire_write_all(int fd, const void *buf, size_t len);
+
+/* Encodes v as a protobuf varint; returns the bytes used (1..5). */
+size_t wire_varint32_encode(uint32_t v, uint8_t out[WIRE_VARINT32_MAX]);
+
+/* Decodes a varint32 at the start of buf.  Returns the bytes used, 0 if buf
+ * holds only a prefix of one (need more), or -EBADMSG if it is longer than 5
+ * bytes or does not fit 32 bits. */
+int wire_varint32_decode(const uint8_t *buf, size_t len, uint32_t *ret_v);
+
+/* Reassembles varint-length-prefixed messages from a pipe.  Unlike crosvm's
+ * library, a message split over two reads is put back together. */
+struct wire_reader {
+        uint8_t *buf;   /* caller's buffer, `cap` bytes */
+        size_t cap;
+        size_t start;   /* first unconsumed byte */
+        size_t end;     /* one past the last byte read */
+};
+
+void wire_reader_init(struct wire_reader *r, uint8_t *buf, size_t cap);
+
+/* True when a complete message is already buffered (no read needed). */
+int wire_reader_has_message(const struct wire_reader *r);
+
+/* Returns the next message in *ret_msg/*ret_len, valid until the next call.
+ * Reads from fd (blocking) only when no complete message is buffered.
+ * Returns 0, -EPIPE at end of file, -EMSGSIZE for a length beyond the
+ * buffer, -EBADMSG for a bad prefix, or another -errno. */
+int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, size_t *ret_len);
