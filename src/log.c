@@ -31,7 +31,7 @@ void log_set_max_level(enum log_level level) { atomic_store(&max_level, (int) le
 enum log_level log_get_max_level(void) { return (enum log_level) atomic_load(&max_level); }
 
 void log_msgv(enum log_level level, const char *fmt, va_list ap) {
-        char line[1024];
+        char line[4608];  /* a whole plugin output line plus its prefix */
 
         if ((int) level > atomic_load(&max_level))
                 return;

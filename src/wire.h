@@ -22,8 +22,11 @@
 #define WIRE_MAIN_REQUEST_MAX 4096u
 /* The SDK's buffer for main-socket responses. */
 #define WIRE_MAIN_RESPONSE_MAX 0x40000u
-/* Most fds one message may carry (the SDK's limit; 2 per vCPU). */
-#define WIRE_MAX_FDS 32u
+/* Most fds one message may carry: the kernel's SCM_MAX_FD.  crosvm's library
+ * stopped at 32 (16 vCPUs, PROTOCOL.md §8); GetVcpus sends 2 per vCPU, so
+ * this allows 126 vCPUs per plugin.  A peer that accepts fewer still gets a
+ * well-formed message, only with its fds cut. */
+#define WIRE_MAX_FDS 253u
 #define WIRE_VARINT32_MAX 5u
 
 /* Sends one datagram of `len` bytes with `n_fds` fds attached.  Retries
@@ -63,7 +66,8 @@ void wire_reader_init(struct wire_reader *r, uint8_t *buf, size_t cap);
 /* True when a complete message is already buffered (no read needed). */
 int wire_reader_has_message(const struct wire_reader *r);
 
-/* Returns the next message in *ret_msg/*ret_len, valid until the next call.
+/* Returns the next message in *ret_msg and *ret_len, valid until the next
+ * call.
  * Reads from fd (blocking) only when no complete message is buffered.
  * Returns 0, -EPIPE at end of file, -EMSGSIZE for a length beyond the
  * buffer, -EBADMSG for a bad prefix, or another -errno. */

@@ -1,0 +1,497 @@
+#include "launcher.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "plugin.h"
+#include "server.h"
+#include "util.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define OUTPUT_LINE_MAX 4096
+
+struct output {
+        struct loop_source source;      /* LOOP_PLUGIN_OUTPUT */
+        int fd;                         /* borrowed from struct plugin */
+        enum monitor_stream stream;
+        size_t len;
+        char buf[OUTPUT_LINE_MAX];
+};
+
+struct fd_source {
+        struct loop_source source;
+        int fd;
+};
+
+struct launcher {
+        const struct vm_config *config;
+        struct monitor *mon;
+        struct launch_result *res;
+
+        int epoll_fd;
+        struct fd_source sig, exit_ev, countdown, tick, input;
+        sigset_t old_mask;
+        bool mask_set;
+
+        struct vm *vm;
+        struct server *server;
+        struct plugin plugin;
+        struct output out, err;
+
+        bool stopping;
+        bool stop_requested;            /* SIGTERM/SIGINT/q */
+        bool killed_at_deadline;
+        bool killed_on_request;
+        bool failed;                    /* infrastructure error recorded */
+        bool running_reported;
+        char stop_reason[160];
+};
+
+uint64_t monitor_now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void set_result(struct launch_result *res, int code, const char *fmt, ...) _printf_(3, 4);
+static void set_result(struct launch_result *res, int code, const char *fmt, ...) {
+        va_list ap;
+
+        res->exit_code = code;
+        va_start(ap, fmt);
+        vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+        va_end(ap);
+}
+
+static int watch(struct launcher *l, int fd, struct loop_source *src) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+
+        return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void emit_line(struct launcher *l, struct output *o, const char *line, size_t len) {
+        log_info("plugin %s: %.*s", o->stream == MONITOR_STDOUT ? "stdout" : "stderr", (int)len, line);
+        if (l->mon && l->mon->plugin_output)
+                l->mon->plugin_output(l->mon, o->stream, line, len);
+}
+
+/* Reads what the pipe holds and hands out whole lines; a line longer than
+ * the buffer goes out in pieces.  At EOF the rest goes out and the pipe
+ * leaves the loop. */
+static void output_read(struct launcher *l, struct output *o) {
+        for (;;) {
+                ssize_t n;
+                size_t start = 0;
+
+                if (o->fd < 0)
+                        return;
+                n = read(o->fd, o->buf + o->len, sizeof(o->buf) - o->len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n <= 0) {
+                        if (o->len)
+                                emit_line(l, o, o->buf, o->len);
+                        o->len = 0;
+                        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, o->fd, NULL);
+                        o->fd = -1;
+                        return;
+                }
+                o->len += (size_t)n;
+                for (size_t i = 0; i < o->len; i++) {
+                        if (o->buf[i] == '\n') {
+                                emit_line(l, o, o->buf + start, i - start);
+                                start = i + 1;
+                        }
+                }
+                if (start == 0 && o->len == sizeof(o->buf)) {
+                        emit_line(l, o, o->buf, o->len);
+                        start = o->len;
+                }
+                memmove(o->buf, o->buf + start, o->len - start);
+                o->len -= start;
+        }
+}
+
+static void arm_timer(int fd, uint64_t first_ms, uint64_t interval_ms) {
+        struct itimerspec its = {
+                .it_value = { .tv_sec = (time_t)(first_ms / 1000), .tv_nsec = (long)(first_ms % 1000) * 1000000L },
+                .it_interval = { .tv_sec = (time_t)(interval_ms / 1000),
+                                 .tv_nsec = (long)(interval_ms % 1000) * 1000000L },
+        };
+
+        timerfd_settime(fd, 0, &its, NULL);
+}
+
+/* Starts the countdown: the plugin is told through the shutdown eventfd
+ * and has shutdown_timeout_ms before SIGKILL. */
+static void begin_stop(struct launcher *l, const char *fmt, ...) _printf_(2, 3);
+static void begin_stop(struct launcher *l, const char *fmt, ...) {
+        va_list ap;
+
+        if (l->stopping)
+                return;
+        l->stopping = true;
+        va_start(ap, fmt);
+        vsnprintf(l->stop_reason, sizeof(l->stop_reason), fmt, ap);
+        va_end(ap);
+        log_info("stopping: %s; the plugin has %u ms to exit", l->stop_reason, l->config->shutdown_timeout_ms);
+        if (l->vm)
+                vm_signal_kill(l->vm);
+        arm_timer(l->countdown.fd, l->config->shutdown_timeout_ms, 0);
+        if (l->mon && l->mon->stopping)
+                l->mon->stopping(l->mon, l->stop_reason,
+                                 monitor_now_usec() + (uint64_t)l->config->shutdown_timeout_ms * 1000u);
+}
+
+static void kill_plugin(struct launcher *l) {
+        if (l->plugin.pid > 0 && !l->plugin.reaped)
+                kill(l->plugin.pid, SIGKILL);
+}
+
+static void handle_signal(struct launcher *l) {
+        struct signalfd_siginfo si;
+
+        while (read(l->sig.fd, &si, sizeof(si)) == sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                        if (plugin_try_reap(&l->plugin) < 0)
+                                log_warning("reaping the plugin: %m");
+                        break;
+                case SIGTERM:
+                case SIGINT:
+                        if (!l->stopping) {
+                                l->stop_requested = true;
+                                begin_stop(l, "%s received", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                        } else {
+                                log_info("second stop request: killing the plugin now");
+                                l->killed_on_request = true;
+                                kill_plugin(l);
+                        }
+                        break;
+                case SIGWINCH:
+                        if (l->mon && l->mon->resize)
+                                l->mon->resize(l->mon);
+                        break;
+                default:
+                        /* SIGHUP: ignored; a service manager uses SIGTERM. */
+                        break;
+                }
+        }
+}
+
+static void handle_exit_event(struct launcher *l) {
+        uint64_t n;
+
+        if (read(l->exit_ev.fd, &n, sizeof(n)) < 0)
+                return;
+        if (!l->stopping) {
+                int reason = atomic_load(&l->vm->stop_reason);
+
+                begin_stop(l, "%s", reason != VM_STOP_NONE ? l->vm->stop_detail : "a vCPU stopped");
+        }
+}
+
+static void handle_input(struct launcher *l) {
+        enum monitor_action a = l->mon->input(l->mon);
+
+        if (a == MONITOR_ACTION_STOP && !l->stopping) {
+                l->stop_requested = true;
+                begin_stop(l, "stop requested from the monitor");
+        } else if (a == MONITOR_ACTION_KILL) {
+                l->stop_requested = true;
+                l->killed_on_request = true;
+                if (!l->stopping)
+                        begin_stop(l, "kill requested from the monitor");
+                kill_plugin(l);
+        }
+}
+
+static void run_loop(struct launcher *l) {
+        while (!l->plugin.reaped) {
+                struct epoll_event evs[16];
+                int n = epoll_wait(l->epoll_fd, evs, (int)ARRAY_SIZE(evs), -1);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        set_result(l->res, EXIT_VM_FAILED, "the event loop failed: %s", strerror(errno));
+                        l->failed = true;
+                        return;
+                }
+                for (int i = 0; i < n; i++) {
+                        struct loop_source *src = evs[i].data.ptr;
+                        uint64_t ticks;
+
+                        switch (src->kind) {
+                        case LOOP_SIGNAL:
+                                handle_signal(l);
+                                break;
+                        case LOOP_EXIT_EVENT:
+                                handle_exit_event(l);
+                                break;
+                        case LOOP_PLUGIN_OUTPUT:
+                                output_read(l, (struct output *)src);
+                                break;
+                        case LOOP_CONNECTION: {
+                                bool was_started = l->vm->started;
+
+                                server_handle(l->server, (struct server_conn *)src);
+                                if (!was_started && l->vm->started && !l->running_reported) {
+                                        l->running_reported = true;
+                                        if (l->mon && l->mon->running)
+                                                l->mon->running(l->mon);
+                                }
+                                break;
+                        }
+                        case LOOP_INPUT:
+                                handle_input(l);
+                                break;
+                        case LOOP_TIMER:
+                                if (read(((struct fd_source *)src)->fd, &ticks, sizeof(ticks)) < 0)
+                                        break;
+                                if (src == &l->countdown.source) {
+                                        log_warning("the plugin did not exit within %u ms; killing it",
+                                                    l->config->shutdown_timeout_ms);
+                                        l->killed_at_deadline = true;
+                                        kill_plugin(l);
+                                } else if (l->mon && l->mon->tick) {
+                                        l->mon->tick(l->mon, l->vm);
+                                }
+                                break;
+                        }
+                }
+                server_reap(l->server);
+        }
+}
+
+static const char *signal_name(int sig) {
+        const char *d = sigabbrev_np(sig);
+
+        return d ? d : "?";
+}
+
+static void decide_result(struct launcher *l) {
+        struct launch_result *res = l->res;
+        int st = l->plugin.wait_status;
+        int vm_reason = l->vm ? atomic_load(&l->vm->stop_reason) : VM_STOP_NONE;
+
+        if (WIFEXITED(st))
+                snprintf(res->plugin_status, sizeof(res->plugin_status), "exited %d", WEXITSTATUS(st));
+        else if (WIFSIGNALED(st))
+                snprintf(res->plugin_status, sizeof(res->plugin_status), "killed by SIG%s",
+                         signal_name(WTERMSIG(st)));
+        if (l->failed)
+                return;
+        if (vm_reason == VM_STOP_VCPU_ERROR) {
+                set_result(res, EXIT_VM_CRASHED, "crash: %s", l->vm->stop_detail);
+                return;
+        }
+        if (WIFSIGNALED(st)) {
+                int sig = WTERMSIG(st);
+
+                if (l->killed_at_deadline)
+                        set_result(res, EXIT_VM_FAILED,
+                                   "hung plugin killed: it did not exit within %u ms after the stop (%s)",
+                                   l->config->shutdown_timeout_ms, l->stop_reason);
+                else if (l->killed_on_request)
+                        set_result(res, EXIT_VM_FAILED, "killed on request");
+                else if (sig == SIGSYS)
+                        set_result(res, EXIT_VM_CRASHED, "crash: the plugin was killed by SIGSYS (a seccomp violation)");
+                else
+                        set_result(res, EXIT_VM_CRASHED, "crash: the plugin was killed by signal SIG%s (%s)",
+                                   signal_name(sig), strsignal(sig));
+                return;
+        }
+        switch (WEXITSTATUS(st)) {
+        case 0:
+                if (l->stop_requested)
+                        set_result(res, EXIT_VM_OK, "shutdown: stopped on request (%s); the plugin exited cleanly",
+                                   l->stop_reason);
+                else if (l->stopping)
+                        set_result(res, EXIT_VM_OK, "shutdown: %s; the plugin exited cleanly", l->stop_reason);
+                else
+                        set_result(res, EXIT_VM_OK, "shutdown: the plugin exited cleanly");
+                return;
+        case EXIT_VM_RESET:
+                set_result(res, EXIT_VM_RESET, "reset: the plugin requested a reset (exit status 32)");
+                return;
+        default:
+                set_result(res, EXIT_VM_FAILED, "error: the plugin exited with status %d", WEXITSTATUS(st));
+                return;
+        }
+}
+
+static int setup(struct launcher *l) {
+        const struct vm_config *c = l->config;
+        _cleanup_close_ int plugin_end = -1;
+        const char *step = NULL;
+        sigset_t mask;
+        int sv[2], r;
+
+        signal(SIGPIPE, SIG_IGN);
+        r = vcpu_setup_signals();
+        if (r < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: installing the vCPU kick handler: %s", strerror(-r));
+                return r;
+        }
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGWINCH);
+        pthread_sigmask(SIG_BLOCK, &mask, &l->old_mask);
+        l->mask_set = true;
+
+        l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        l->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        l->countdown.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        l->tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (l->epoll_fd < 0 || l->sig.fd < 0 || l->countdown.fd < 0 || l->tick.fd < 0) {
+                r = -errno;
+                set_result(l->res, EXIT_VM_FAILED, "error: setting up the event loop: %s", strerror(-r));
+                return r;
+        }
+        if ((r = watch(l, l->sig.fd, &l->sig.source)) < 0 ||
+            (r = watch(l, l->countdown.fd, &l->countdown.source)) < 0 ||
+            (r = watch(l, l->tick.fd, &l->tick.source)) < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: setting up the event loop: %s", strerror(-r));
+                return r;
+        }
+
+        r = vm_new(c, &l->vm, &step);
+        if (r == -E2BIG) {
+                set_result(l->res, EXIT_VM_CONFIG, "config: %s: %s", c->path, step);
+                return r;
+        }
+        if (r < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: creating the VM: %s (%s): %s", step, c->kvm_device,
+                           strerror(-r));
+                return r;
+        }
+        l->exit_ev.fd = l->vm->exit_fd;
+        if ((r = watch(l, l->exit_ev.fd, &l->exit_ev.source)) < 0 ||
+            (r = server_new(l->vm, l->epoll_fd, &l->server)) < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: setting up the main socket: %s", strerror(-r));
+                return r;
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                r = -errno;
+                set_result(l->res, EXIT_VM_FAILED, "error: creating the main socket: %s", strerror(-r));
+                return r;
+        }
+        plugin_end = sv[1];
+        r = server_add_connection(l->server, sv[0]);
+        if (r < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: registering the main socket: %s", strerror(-r));
+                return r;
+        }
+
+        /* The plugin starts before any vCPU thread exists. */
+        r = plugin_spawn(c, plugin_end, &l->plugin, &step);
+        if (r < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: %s %s: %s", step, c->plugin.path, strerror(-r));
+                snprintf(l->res->plugin_status, sizeof(l->res->plugin_status), "not started");
+                return r;
+        }
+        l->out.fd = l->plugin.out_fd;
+        l->err.fd = l->plugin.err_fd;
+        if ((r = watch(l, l->out.fd, &l->out.source)) < 0 || (r = watch(l, l->err.fd, &l->err.source)) < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: watching the plugin's output: %s", strerror(-r));
+                l->failed = true;
+                return 0;       /* the plugin runs: the normal teardown follows */
+        }
+        if (l->mon && l->mon->input_fd >= 0 && l->mon->input) {
+                l->input.fd = l->mon->input_fd;
+                if (watch(l, l->input.fd, &l->input.source) < 0)
+                        log_warning("watching the terminal for keys: %m");
+        }
+        if (l->mon && l->mon->tick_ms)
+                arm_timer(l->tick.fd, l->mon->tick_ms, l->mon->tick_ms);
+        if (l->mon && l->mon->started) {
+                struct monitor_info info = {
+                        .name = c->name,
+                        .vcpus = c->vcpus,
+                        .plugin_pid = l->plugin.pid,
+                };
+
+                l->mon->started(l->mon, &info);
+        }
+        return 0;
+}
+
+int launcher_run(const struct vm_config *config, struct monitor *mon, struct launch_result *res) {
+        struct launcher l = {
+                .config = config,
+                .mon = mon,
+                .res = res,
+                .epoll_fd = -1,
+                .sig = { { LOOP_SIGNAL }, -1 },
+                .exit_ev = { { LOOP_EXIT_EVENT }, -1 },
+                .countdown = { { LOOP_TIMER }, -1 },
+                .tick = { { LOOP_TIMER }, -1 },
+                .input = { { LOOP_INPUT }, -1 },
+                .plugin = PLUGIN_INIT,
+                .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
+                .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
+        };
+        int r;
+
+        memset(res, 0, sizeof(*res));
+        snprintf(res->plugin_status, sizeof(res->plugin_status), "not started");
+        r = setup(&l);
+        if (r >= 0) {
+                run_loop(&l);
+                if (!l.plugin.reaped && !l.stopping)
+                        begin_stop(&l, "the event loop ended");
+        }
+
+        /* Teardown, the reverse of setup, on every path. */
+        if (l.vm)
+                vm_stop_vcpus(l.vm);
+        if (l.plugin.pid > 0) {
+                plugin_kill_and_reap(&l.plugin);
+                output_read(&l, &l.out);
+                output_read(&l, &l.err);
+                if (r >= 0)
+                        decide_result(&l);
+                else if (WIFSIGNALED(l.plugin.wait_status) || WIFEXITED(l.plugin.wait_status))
+                        decide_result(&l);
+        }
+        plugin_close(&l.plugin);
+        server_free(l.server);
+        vm_free(l.vm);
+        safe_close(l.tick.fd);
+        safe_close(l.countdown.fd);
+        safe_close(l.epoll_fd);
+        if (l.mask_set) {
+                struct signalfd_siginfo si;
+
+                /* Consume what arrived during teardown: a late SIGTERM
+                 * must not kill us before the last line is written. */
+                while (l.sig.fd >= 0 && read(l.sig.fd, &si, sizeof(si)) == sizeof(si))
+                        ;
+                pthread_sigmask(SIG_SETMASK, &l.old_mask, NULL);
+        }
+        safe_close(l.sig.fd);
+        if (mon && mon->exited)
+                mon->exited(mon, res->exit_code, res->reason, res->plugin_status);
+        return res->exit_code;
+}

@@ -1,0 +1,46 @@
+/* What the launcher tells whoever watches the VM: the TUI, the headless
+ * status stream, or plain logs.  Every callback runs on the main thread;
+ * any may be NULL. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vm;
+
+enum monitor_stream {
+        MONITOR_STDOUT = 1,
+        MONITOR_STDERR = 2,
+};
+
+enum monitor_action {
+        MONITOR_ACTION_NONE,
+        MONITOR_ACTION_STOP,    /* graceful: start the countdown */
+        MONITOR_ACTION_KILL,    /* now */
+};
+
+struct monitor_info {
+        const char *name;
+        unsigned vcpus;
+        pid_t plugin_pid;
+        const char *tap;        /* NULL without a tap */
+};
+
+struct monitor {
+        void *userdata;
+        unsigned tick_ms;       /* 0: no tick */
+        int input_fd;           /* watched for input when >= 0 (TUI keys) */
+
+        void (*started)(struct monitor *m, const struct monitor_info *info);
+        void (*running)(struct monitor *m);     /* the vCPUs run */
+        void (*plugin_output)(struct monitor *m, enum monitor_stream stream, const char *line, size_t len);
+        void (*stopping)(struct monitor *m, const char *reason, uint64_t deadline_usec);
+        void (*tick)(struct monitor *m, const struct vm *vm);
+        void (*resize)(struct monitor *m);
+        enum monitor_action (*input)(struct monitor *m);
+        void (*exited)(struct monitor *m, int exit_code, const char *reason, const char *plugin_status);
+};
+
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t monitor_now_usec(void);

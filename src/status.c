@@ -1,0 +1,217 @@
+#include "status.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+#include "vcpu.h"
+#include "vm.h"
+
+struct status {
+        struct monitor mon;
+        FILE *out;
+        bool broken;
+        uint64_t *last;         /* previous stats totals, per vCPU */
+        unsigned n_last;
+};
+
+static const char *const stat_names[_VCPU_STAT_MAX] = {
+        [VCPU_STAT_IO_IN] = "io_in",           [VCPU_STAT_IO_OUT] = "io_out",
+        [VCPU_STAT_MMIO_READ] = "mmio_read",   [VCPU_STAT_MMIO_WRITE] = "mmio_write",
+        [VCPU_STAT_HYPERV] = "hyperv",         [VCPU_STAT_USER] = "user",
+        [VCPU_STAT_OTHER] = "other",
+};
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len) {
+        unsigned char c = s[0];
+        size_t n;
+        uint32_t cp;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, cp = c & 0x07;
+        else
+                return 0;
+        if (len < n)
+                return 0;
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates, beyond U+10FFFF. */
+        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return n;
+}
+
+size_t status_utf8_sanitize(const char *in, size_t len, char *out) {
+        const unsigned char *s = (const unsigned char *)in;
+        size_t o = 0;
+
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_seq(s + i, len - i);
+
+                if (n == 0) {
+                        memcpy(out + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(out + o, s + i, n);
+                o += n;
+                i += n;
+        }
+        out[o] = '\0';
+        return o;
+}
+
+static double now_epoch(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static json_object *event_new(const char *name) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "event", json_object_new_string(name));
+        json_object_object_add(o, "time", json_object_new_double(now_epoch()));
+        return o;
+}
+
+/* Writes and frees the object.  Blocking: nothing is dropped. */
+static void emit(struct status *s, json_object *o) {
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+        if (!s->broken && (fprintf(s->out, "%s\n", text) < 0 || fflush(s->out) != 0)) {
+                s->broken = true;
+                log_warning("status output failed (%m); the VM runs on without it");
+        }
+        json_object_put(o);
+}
+
+static json_object *string_or_null(const char *v) {
+        return v ? json_object_new_string(v) : NULL;
+}
+
+static void on_started(struct monitor *m, const struct monitor_info *info) {
+        struct status *s = m->userdata;
+        json_object *o = event_new("started");
+
+        json_object_object_add(o, "name", json_object_new_string(info->name));
+        json_object_object_add(o, "pid", json_object_new_int(info->plugin_pid));
+        json_object_object_add(o, "vcpus", json_object_new_int((int)info->vcpus));
+        json_object_object_add(o, "tap", string_or_null(info->tap));
+        emit(s, o);
+}
+
+static void on_running(struct monitor *m) {
+        emit(m->userdata, event_new("running"));
+}
+
+static void on_output(struct monitor *m, enum monitor_stream stream, const char *line, size_t len) {
+        struct status *s = m->userdata;
+        _cleanup_free_ char *clean = malloc(3 * len + 1);
+        json_object *o;
+
+        if (!clean)
+                return;
+        len = status_utf8_sanitize(line, len, clean);
+        o = event_new("plugin_output");
+        json_object_object_add(o, "stream", json_object_new_string(stream == MONITOR_STDOUT ? "stdout" : "stderr"));
+        json_object_object_add(o, "line", json_object_new_string_len(clean, (int)len));
+        emit(s, o);
+}
+
+static void on_stopping(struct monitor *m, const char *reason, uint64_t deadline_usec) {
+        struct status *s = m->userdata;
+        json_object *o = event_new("stopping");
+        uint64_t now = monitor_now_usec();
+
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+        json_object_object_add(o, "deadline_ms",
+                               json_object_new_int64((int64_t)((deadline_usec - now) / 1000u)));
+        emit(s, o);
+}
+
+static void on_tick(struct monitor *m, const struct vm *vm) {
+        struct status *s = m->userdata;
+        json_object *o = event_new("stats");
+        json_object *arr = json_object_new_array();
+        uint64_t total[_VCPU_STAT_MAX] = { 0 };
+        json_object *tot = json_object_new_object();
+
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                json_object *v = json_object_new_object();
+
+                json_object_object_add(v, "id", json_object_new_int((int)i));
+                for (int k = 0; k < _VCPU_STAT_MAX; k++) {
+                        uint64_t c = vcpu_stat_get(vm->vcpus[i], (enum vcpu_stat)k);
+
+                        total[k] += c;
+                        json_object_object_add(v, stat_names[k], json_object_new_uint64(c));
+                }
+                json_object_array_add(arr, v);
+        }
+        for (int k = 0; k < _VCPU_STAT_MAX; k++)
+                json_object_object_add(tot, stat_names[k], json_object_new_uint64(total[k]));
+        json_object_object_add(o, "vcpus", arr);
+        json_object_object_add(o, "total", tot);
+        emit(s, o);
+}
+
+static void on_exited(struct monitor *m, int exit_code, const char *reason, const char *plugin_status) {
+        struct status *s = m->userdata;
+        json_object *o = event_new("exited");
+
+        json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+        json_object_object_add(o, "plugin", json_object_new_string(plugin_status));
+        emit(s, o);
+}
+
+int status_new(FILE *out, unsigned stats_interval_s, struct status **ret) {
+        struct status *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        s->out = out;
+        s->mon = (struct monitor){
+                .userdata = s,
+                .tick_ms = stats_interval_s * 1000u,
+                .input_fd = -1,
+                .started = on_started,
+                .running = on_running,
+                .plugin_output = on_output,
+                .stopping = on_stopping,
+                .tick = stats_interval_s ? on_tick : NULL,
+                .exited = on_exited,
+        };
+        *ret = s;
+        return 0;
+}
+
+void status_free(struct status *s) {
+        if (!s)
+                return;
+        free(s->last);
+        free(s);
+}
+
+struct monitor *status_monitor(struct status *s) {
+        return &s->mon;
+}

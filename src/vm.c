@@ -1,0 +1,493 @@
+#include "pb.h"
+
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "vcpu.h"
+
+/* A Shutdown VcpuRequest: field 8, an empty message. */
+static const uint8_t shutdown_request[] = { 0x42, 0x00 };
+
+int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_step) {
+        struct vm *vm;
+        int r;
+
+        vm = calloc(1, sizeof(*vm));
+        if (!vm) {
+                *ret_step = "allocating the VM";
+                return -ENOMEM;
+        }
+        vm->config = config;
+        vm->kvm = (struct kvm_vm)KVM_VM_INIT;
+        vm->kill_fd = vm->exit_fd = -1;
+        pthread_rwlock_init(&vm->lock, NULL);
+        pthread_mutex_init(&vm->barrier_lock, NULL);
+        pthread_cond_init(&vm->barrier_cond, NULL);
+
+        vm->kill_fd = eventfd(0, EFD_CLOEXEC);
+        vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (vm->kill_fd < 0 || vm->exit_fd < 0) {
+                r = -errno;
+                *ret_step = "creating eventfds";
+                goto fail;
+        }
+        r = kvm_open(config->kvm_device, &vm->kvm, ret_step);
+        if (r < 0)
+                goto fail;
+        if (config->vcpus > vm->kvm.max_vcpus) {
+                static char msg[128];
+
+                snprintf(msg, sizeof(msg), "vcpus: %u exceeds the limit of %u that %s reports (KVM_CAP_MAX_VCPUS)",
+                         config->vcpus, vm->kvm.max_vcpus, config->kvm_device);
+                *ret_step = msg;
+                r = -E2BIG;
+                goto fail;
+        }
+        r = kvm_create_vm(&vm->kvm, ret_step);
+        if (r < 0)
+                goto fail;
+        vm->slot_used = calloc(vm->kvm.n_memslots, 1);
+        vm->vcpus = calloc(config->vcpus, sizeof(*vm->vcpus));
+        if (!vm->slot_used || !vm->vcpus) {
+                r = -ENOMEM;
+                *ret_step = "allocating vCPUs";
+                goto fail;
+        }
+        for (unsigned i = 0; i < config->vcpus; i++) {
+                r = vcpu_new(vm, i, &vm->vcpus[i]);
+                if (r < 0) {
+                        *ret_step = "creating the vCPU pipes";
+                        goto fail;
+                }
+                vm->n_vcpus++;
+        }
+        *ret_vm = vm;
+        return 0;
+fail:
+        vm_free(vm);
+        return r;
+}
+
+static void object_teardown(struct vm *vm, struct vm_object *o) {
+        switch (o->kind) {
+        case VM_OBJECT_MEMORY: {
+                struct kvm_userspace_memory_region reg = {
+                        .slot = o->memory.slot,
+                        .guest_phys_addr = o->memory.start,
+                        .memory_size = 0,
+                };
+
+                if (ioctl(vm->kvm.vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
+                        log_warning("removing memory slot %u: %m", o->memory.slot);
+                munmap(o->memory.host, o->memory.length);
+                vm->slot_used[o->memory.slot] = 0;
+                break;
+        }
+        case VM_OBJECT_IO_EVENT: {
+                struct kvm_ioeventfd ioe = {
+                        .datamatch = o->io_event.datamatch,
+                        .addr = o->io_event.address,
+                        .len = o->io_event.length,
+                        .fd = o->io_event.fd,
+                        .flags = KVM_IOEVENTFD_FLAG_DEASSIGN |
+                                 (o->io_event.space == ADDRESS_SPACE__IOPORT ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+                                 (o->io_event.length ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
+                };
+
+                if (ioctl(vm->kvm.vm_fd, KVM_IOEVENTFD, &ioe) < 0)
+                        log_warning("removing ioevent %u: %m", o->id);
+                safe_close(o->io_event.fd);
+                break;
+        }
+        case VM_OBJECT_IRQ_EVENT: {
+                struct kvm_irqfd irqfd = {
+                        .fd = (uint32_t)o->irq_event.fd,
+                        .gsi = o->irq_event.gsi,
+                        .flags = KVM_IRQFD_FLAG_DEASSIGN,
+                };
+
+                if (ioctl(vm->kvm.vm_fd, KVM_IRQFD, &irqfd) < 0)
+                        log_warning("removing irq event %u: %m", o->id);
+                safe_close(o->irq_event.fd);
+                safe_close(o->irq_event.resample_fd);
+                break;
+        }
+        }
+}
+
+void vm_free(struct vm *vm) {
+        if (!vm)
+                return;
+        /* Reverse order of creation: objects, vCPUs, VM, fds. */
+        while (vm->n_objects > 0)
+                object_teardown(vm, &vm->objects[--vm->n_objects]);
+        free(vm->objects);
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                vcpu_free(vm->vcpus[i]);
+        free(vm->vcpus);
+        free(vm->slot_used);
+        range_set_clear(&vm->ranges[0]);
+        range_set_clear(&vm->ranges[1]);
+        kvm_close(&vm->kvm);
+        safe_close(vm->kill_fd);
+        safe_close(vm->exit_fd);
+        pthread_cond_destroy(&vm->barrier_cond);
+        pthread_mutex_destroy(&vm->barrier_lock);
+        pthread_rwlock_destroy(&vm->lock);
+        free(vm);
+}
+
+int vm_start(struct vm *vm) {
+        int r;
+
+        if (vm->started)
+                return -EINVAL;
+        vm->started = true;
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                r = vcpu_start(vm->vcpus[i]);
+                if (r < 0) {
+                        vm_set_stop_reason(vm, VM_STOP_VCPU_ERROR, "creating vCPU %u: %s", i, strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+void vm_set_stop_reason(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...) {
+        int expected = VM_STOP_NONE;
+        uint64_t one = 1;
+        va_list ap;
+
+        if (!atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason))
+                return;
+        va_start(ap, fmt);
+        vsnprintf(vm->stop_detail, sizeof(vm->stop_detail), fmt, ap);
+        va_end(ap);
+        if (write(vm->exit_fd, &one, sizeof(one)) < 0)
+                log_debug("signalling the main loop: %m");
+}
+
+void vm_signal_kill(struct vm *vm) {
+        uint64_t one = 1;
+
+        atomic_store(&vm->dying, true);
+        /* The shutdown eventfd the plugin holds dups of (signal_kill). */
+        if (write(vm->kill_fd, &one, sizeof(one)) < 0)
+                log_debug("signalling the shutdown eventfd: %m");
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                struct vcpu *v = vm->vcpus[i];
+                /* Wake a thread blocked reading the plugin's requests.  The
+                 * write must not block the main loop if a hostile plugin
+                 * filled the pipe: that thread is then not blocked on read,
+                 * and the kick reaches it. */
+                if (!v->thread_started || atomic_load(&v->thread_done))
+                        continue;
+                {
+                        int fd = -1;
+                        char path[64];
+
+                        snprintf(path, sizeof(path), "/proc/self/fd/%d", v->req_wr);
+                        /* A second open file description of the same pipe,
+                         * nonblocking without touching the plugin's. */
+                        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+                        if (fd >= 0) {
+                                if (write(fd, shutdown_request, sizeof(shutdown_request)) < 0)
+                                        log_debug("vCPU %u: injecting Shutdown: %m", i);
+                                close(fd);
+                        }
+                }
+                vcpu_kick(v);
+        }
+        pthread_mutex_lock(&vm->barrier_lock);
+        pthread_cond_broadcast(&vm->barrier_cond);
+        pthread_mutex_unlock(&vm->barrier_lock);
+}
+
+/* Frees a vCPU thread blocked writing to a full response pipe: once the
+ * plugin is gone nobody else reads it. */
+static void drain_responses(struct vcpu *v) {
+        uint8_t buf[4096];
+        int avail = 0;
+
+        while (ioctl(v->resp_rd, FIONREAD, &avail) == 0 && avail > 0) {
+                if (read(v->resp_rd, buf, (size_t)avail < sizeof(buf) ? (size_t)avail : sizeof(buf)) <= 0)
+                        break;
+        }
+}
+
+void vm_stop_vcpus(struct vm *vm) {
+        vm_signal_kill(vm);
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                struct vcpu *v = vm->vcpus[i];
+
+                if (!v->thread_started)
+                        continue;
+                for (;;) {
+                        struct timespec ts;
+
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 20 * 1000 * 1000;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
+                                break;
+                        vcpu_kick(v);
+                        drain_responses(v);
+                }
+                v->thread_started = false;
+        }
+}
+
+void vm_pause_vcpus(struct vm *vm, uint64_t mask, uint64_t user) {
+        for (unsigned i = 0; i < vm->n_vcpus && i < 64; i++) {
+                struct vcpu *v = vm->vcpus[i];
+
+                if (!(mask & (UINT64_C(1) << i)))
+                        continue;
+                atomic_store(&v->pause_user, user);
+                atomic_store(&v->pause_pending, true);
+                vcpu_kick(v);
+        }
+}
+
+struct vm_object *vm_object_find(struct vm *vm, uint32_t id) {
+        for (size_t i = 0; i < vm->n_objects; i++)
+                if (vm->objects[i].id == id)
+                        return &vm->objects[i];
+        return NULL;
+}
+
+static struct vm_object *object_add(struct vm *vm, uint32_t id, enum vm_object_kind kind) {
+        if (vm->n_objects == vm->cap_objects) {
+                size_t cap = vm->cap_objects ? vm->cap_objects * 2 : 16;
+                struct vm_object *v = realloc(vm->objects, cap * sizeof(*v));
+
+                if (!v)
+                        return NULL;
+                vm->objects = v;
+                vm->cap_objects = cap;
+        }
+        vm->objects[vm->n_objects] = (struct vm_object){ .id = id, .kind = kind };
+        return &vm->objects[vm->n_objects++];
+}
+
+int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64_t start,
+                     uint64_t length, bool read_only, bool dirty_log) {
+        long page = sysconf(_SC_PAGESIZE);
+        struct kvm_userspace_memory_region reg;
+        struct vm_object *o;
+        struct stat st;
+        uint64_t end;
+        void *host;
+        int seals;
+        unsigned slot;
+
+        if (vm_object_find(vm, id))
+                return -EEXIST;
+        if (fd < 0)
+                return -EBADF;
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0 || !(seals & F_SEAL_SHRINK))
+                return -EPERM;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (__builtin_add_overflow(offset, length, &end))
+                return -EOVERFLOW;
+        if (end > (uint64_t)st.st_size)
+                return -EINVAL;
+        if (length == 0 || offset % (uint64_t)page || length % (uint64_t)page || start % (uint64_t)page)
+                return -EINVAL;
+        for (slot = 0; slot < vm->kvm.n_memslots && vm->slot_used[slot]; slot++)
+                ;
+        if (slot == vm->kvm.n_memslots)
+                return -ENOSPC;
+        host = mmap(NULL, length, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+        if (host == MAP_FAILED)
+                return -errno;
+        if (vm->config->hugepages && madvise(host, length, MADV_HUGEPAGE) < 0)
+                log_debug("MADV_HUGEPAGE on memory %u: %m", id);
+        reg = (struct kvm_userspace_memory_region){
+                .slot = slot,
+                .flags = (read_only ? KVM_MEM_READONLY : 0) | (dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0),
+                .guest_phys_addr = start,
+                .memory_size = length,
+                .userspace_addr = (uintptr_t)host,
+        };
+        if (ioctl(vm->kvm.vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0) {
+                int r = -errno;
+
+                munmap(host, length);
+                return r;
+        }
+        o = object_add(vm, id, VM_OBJECT_MEMORY);
+        if (!o) {
+                reg.memory_size = 0;
+                ioctl(vm->kvm.vm_fd, KVM_SET_USER_MEMORY_REGION, &reg);
+                munmap(host, length);
+                return -ENOMEM;
+        }
+        vm->slot_used[slot] = 1;
+        o->memory.slot = slot;
+        o->memory.start = start;
+        o->memory.length = length;
+        o->memory.host = host;
+        o->memory.dirty_log = dirty_log;
+        return 0;
+}
+
+int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t address,
+                       uint32_t length, uint64_t datamatch, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+        struct kvm_ioeventfd ioe;
+        struct vm_object *o;
+
+        if (vm_object_find(vm, id))
+                return -EEXIST;
+        if (space > ADDRESS_SPACE__MMIO)
+                return -EINVAL;
+        if (length != 0 && length != 1 && length != 2 && length != 4 && length != 8)
+                return -EINVAL;
+        if (length > 0 && length < 8)
+                datamatch &= (UINT64_C(1) << (8 * length)) - 1;
+        fd = eventfd(0, EFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ioe = (struct kvm_ioeventfd){
+                .datamatch = length ? datamatch : 0,
+                .addr = address,
+                .len = length,
+                .fd = fd,
+                .flags = (space == ADDRESS_SPACE__IOPORT ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+                         (length ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
+        };
+        if (ioctl(vm->kvm.vm_fd, KVM_IOEVENTFD, &ioe) < 0)
+                return -errno;
+        o = object_add(vm, id, VM_OBJECT_IO_EVENT);
+        if (!o) {
+                ioe.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+                ioctl(vm->kvm.vm_fd, KVM_IOEVENTFD, &ioe);
+                return -ENOMEM;
+        }
+        o->io_event.space = space;
+        o->io_event.address = address;
+        o->io_event.length = length;
+        o->io_event.datamatch = ioe.datamatch;
+        o->io_event.fd = TAKE_FD(fd);
+        *ret_fd = o->io_event.fd;
+        return 0;
+}
+
+int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, int *ret_resample_fd) {
+        _cleanup_close_ int fd = -1, rfd = -1;
+        struct kvm_irqfd irqfd;
+        struct vm_object *o;
+
+        if (vm_object_find(vm, id))
+                return -EEXIST;
+        fd = eventfd(0, EFD_CLOEXEC);
+        rfd = eventfd(0, EFD_CLOEXEC);
+        if (fd < 0 || rfd < 0)
+                return -errno;
+        /* crosvm ignores the request's `resample` and always resamples. */
+        irqfd = (struct kvm_irqfd){
+                .fd = (uint32_t)fd,
+                .gsi = gsi,
+                .flags = KVM_IRQFD_FLAG_RESAMPLE,
+                .resamplefd = (uint32_t)rfd,
+        };
+        if (ioctl(vm->kvm.vm_fd, KVM_IRQFD, &irqfd) < 0)
+                return -errno;
+        o = object_add(vm, id, VM_OBJECT_IRQ_EVENT);
+        if (!o) {
+                irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+                ioctl(vm->kvm.vm_fd, KVM_IRQFD, &irqfd);
+                return -ENOMEM;
+        }
+        o->irq_event.gsi = gsi;
+        o->irq_event.fd = TAKE_FD(fd);
+        o->irq_event.resample_fd = TAKE_FD(rfd);
+        *ret_fd = o->irq_event.fd;
+        *ret_resample_fd = o->irq_event.resample_fd;
+        return 0;
+}
+
+int vm_destroy_object(struct vm *vm, uint32_t id) {
+        struct vm_object *o = vm_object_find(vm, id);
+        struct vm_object copy;
+
+        if (!o)
+                return -ENOENT;
+        /* The id is free before the teardown, even if that fails. */
+        copy = *o;
+        *o = vm->objects[--vm->n_objects];
+        object_teardown(vm, &copy);
+        return 0;
+}
+
+int vm_dirty_log(struct vm *vm, uint32_t id, uint8_t **ret_bitmap, size_t *ret_len) {
+        struct vm_object *o = vm_object_find(vm, id);
+        struct kvm_dirty_log log = { 0 };
+        size_t pages, len;
+        uint8_t *bitmap;
+
+        if (!o || o->kind != VM_OBJECT_MEMORY)
+                return -ENOENT;
+        pages = (o->memory.length + (uint64_t)sysconf(_SC_PAGESIZE) - 1) / (uint64_t)sysconf(_SC_PAGESIZE);
+        len = (pages + 7) / 8;
+        /* KVM writes whole 64-bit words. */
+        bitmap = calloc((len + 7) & ~(size_t)7, 1);
+        if (!bitmap)
+                return -ENOMEM;
+        log.slot = o->memory.slot;
+        log.dirty_bitmap = bitmap;
+        if (ioctl(vm->kvm.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+                int r = -errno;
+
+                free(bitmap);
+                return r;
+        }
+        *ret_bitmap = bitmap;
+        *ret_len = len;
+        return 0;
+}
+
+int vm_reserve_range(struct vm *vm, uint32_t space, uint64_t start, uint64_t length, bool async_write) {
+        int r;
+
+        if (space > ADDRESS_SPACE__MMIO)
+                return -EINVAL;
+        pthread_rwlock_wrlock(&vm->lock);
+        if (length == 0)
+                r = range_set_remove(&vm->ranges[space], start);
+        else
+                r = range_set_add(&vm->ranges[space], start, length, async_write);
+        pthread_rwlock_unlock(&vm->lock);
+        return r;
+}
+
+int vm_set_hint(struct vm *vm, const struct vm_hint *hint) {
+        if (hint->set && hint->space > ADDRESS_SPACE__MMIO)
+                return -EINVAL;
+        if (hint->n_details > VM_MAX_HINT_DETAILS)
+                return -EINVAL;
+        pthread_rwlock_wrlock(&vm->lock);
+        vm->hint = *hint;
+        pthread_rwlock_unlock(&vm->lock);
+        return 0;
+}

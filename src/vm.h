@@ -1,0 +1,150 @@
+/* The VM as the plugin sees it: the KVM VM, its vCPUs, the objects the
+ * plugin created (memory, ioevents, irq events), the reserved ranges and
+ * the call hint.
+ *
+ * Threads: everything here is owned by the main thread, except what the
+ * vCPU threads read on an exit (ranges and hint, under `lock`), the flags
+ * and counters marked atomic, and each vCPU's own struct. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "kvm.h"
+#include "ranges.h"
+
+struct vcpu;
+
+enum vm_object_kind {
+        VM_OBJECT_MEMORY,
+        VM_OBJECT_IO_EVENT,
+        VM_OBJECT_IRQ_EVENT,
+};
+
+struct vm_object {
+        uint32_t id;                    /* chosen by the plugin */
+        enum vm_object_kind kind;
+        union {
+                struct {
+                        uint32_t slot;
+                        uint64_t start, length;
+                        void *host;     /* our mapping, munmapped on destroy */
+                        bool dirty_log;
+                } memory;
+                struct {
+                        int fd;
+                        uint32_t space;
+                        uint64_t address;
+                        uint32_t length;
+                        uint64_t datamatch;
+                } io_event;
+                struct {
+                        int fd, resample_fd;
+                        uint32_t gsi;
+                } irq_event;
+        };
+};
+
+#define VM_MAX_HINT_DETAILS 32
+
+struct vm_hint_detail {
+        bool match[4];          /* rax, rbx, rcx, rdx */
+        uint64_t value[4];
+        bool send_sregs, send_debugregs;
+};
+
+struct vm_hint {
+        bool set;
+        uint32_t space;
+        uint64_t address;
+        bool on_write;
+        unsigned n_details;
+        struct vm_hint_detail details[VM_MAX_HINT_DETAILS];
+};
+
+/* Why the VM is stopping; the first reason recorded wins. */
+enum vm_stop_reason {
+        VM_STOP_NONE,
+        VM_STOP_VCPU_ENDED,       /* a vCPU thread ended (HLT, shutdown...) */
+        VM_STOP_VCPU_ERROR,       /* KVM internal error / failed entry */
+};
+
+struct vm {
+        const struct vm_config *config;
+        struct kvm_vm kvm;
+        unsigned n_vcpus;
+        struct vcpu **vcpus;
+
+        /* Guards ranges and hint: written by the main thread, read by the
+         * vCPU threads on every exit. */
+        pthread_rwlock_t lock;
+        struct range_set ranges[2];     /* indexed by AddressSpace */
+        struct vm_hint hint;
+
+        struct vm_object *objects;
+        size_t n_objects, cap_objects;
+        uint8_t *slot_used;             /* one byte per KVM memory slot */
+
+        int kill_fd;    /* the shutdown eventfd; dups go to the plugin */
+        int exit_fd;    /* written by a vCPU thread when it ends */
+
+        bool started;
+        atomic_bool dying;
+
+        /* The Init barrier: no vCPU runs until every one is resumed from
+         * Init.  Unlike pthread_barrier it gives way when the VM dies. */
+        pthread_mutex_t barrier_lock;
+        pthread_cond_t barrier_cond;
+        unsigned barrier_count;
+
+        atomic_int stop_reason;         /* enum vm_stop_reason */
+        char stop_detail[128];          /* written once, by the first setter */
+};
+
+/* Builds the VM: opens the device, creates VM, irqchip, PIT, the vCPUs'
+ * pipes and the eventfds.  vCPU threads start later, with vm_start().
+ * On failure *ret_step names what failed. */
+int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_step);
+
+/* Tears everything down in reverse order.  The vCPU threads must have been
+ * stopped with vm_stop_vcpus() first.  NULL is fine. */
+void vm_free(struct vm *vm);
+
+/* Start: creates the KVM vCPUs and their threads.  -EINVAL if already
+ * started. */
+int vm_start(struct vm *vm);
+
+/* Begins the shutdown: sets `dying`, signals the shutdown eventfd, injects
+ * a Shutdown request into every vCPU's request pipe and kicks the threads.
+ * Idempotent. */
+void vm_signal_kill(struct vm *vm);
+
+/* Stops and joins every vCPU thread (after vm_signal_kill). */
+void vm_stop_vcpus(struct vm *vm);
+
+/* Records why the VM stops (first caller wins) and wakes the main loop. */
+void vm_set_stop_reason(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Pause: for each set bit below n_vcpus, stores `user` and kicks the vCPU;
+ * it answers its next Wait with User{user}.  Before Start the value waits
+ * for the vCPU to run (crosvm dropped it). */
+void vm_pause_vcpus(struct vm *vm, uint64_t mask, uint64_t user);
+
+/* Objects. */
+struct vm_object *vm_object_find(struct vm *vm, uint32_t id);
+int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64_t start,
+                     uint64_t length, bool read_only, bool dirty_log);
+int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t address,
+                       uint32_t length, uint64_t datamatch, int *ret_fd);
+int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, int *ret_resample_fd);
+int vm_destroy_object(struct vm *vm, uint32_t id);
+/* The dirty bitmap of a memory object: ceil(pages/8) bytes into buf. */
+int vm_dirty_log(struct vm *vm, uint32_t id, uint8_t **ret_bitmap, size_t *ret_len);
+
+/* Reserved ranges (length 0 unreserves the range starting at start). */
+int vm_reserve_range(struct vm *vm, uint32_t space, uint64_t start, uint64_t length, bool async_write);
+int vm_set_hint(struct vm *vm, const struct vm_hint *hint);

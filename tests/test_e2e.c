@@ -1,0 +1,257 @@
+/* End to end: the real vmlaunch binary, real KVM VMs, real plugin
+ * processes built against our SDK.  Needs /dev/kvm. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "vmrun.h"
+
+static char config_buf[4096];
+
+/* A config for `plugin` (a path) with `args` (libconfig list items, may be
+ * empty) and the given vCPU count and countdown. */
+static const char *config(const char *plugin, const char *args, unsigned vcpus, unsigned timeout_ms) {
+        snprintf(config_buf, sizeof(config_buf),
+                 "name = \"e2e\";\n"
+                 "vcpus = %u;\n"
+                 "shutdown_timeout_ms = %u;\n"
+                 "plugin = {\n"
+                 "  path = \"%s\";\n"
+                 "  args = [ %s ];\n"
+                 "};\n",
+                 vcpus, timeout_ms, plugin, args);
+        return config_buf;
+}
+
+static const char *test_plugin(const char *name) {
+        static char path[512];
+
+        snprintf(path, sizeof(path), "%s/%s", TEST_PLUGIN_DIR, name);
+        return path;
+}
+
+/* The contract of every run: all stdout lines are JSON, the first event
+ * is "started", the last is "exited" with the process's exit status. */
+static void check_envelope(const struct vmrun *r) {
+        json_object *last;
+
+        ck_assert_msg(r->all_json, "a stdout line is not JSON:\n%s", r->out);
+        ck_assert_uint_ge(r->n_events, 2);
+        ck_assert_str_eq(vmrun_str(r->events[0], "event"), "started");
+        last = r->events[r->n_events - 1];
+        ck_assert_str_eq(vmrun_str(last, "event"), "exited");
+        ck_assert_int_eq(atoi(vmrun_str(last, "exit_code")), r->status);
+}
+
+static void dump(const struct vmrun *r) {
+        fprintf(stderr, "--- status %d, %.3f s\n--- stdout:\n%s--- stderr:\n%s---\n", r->status, r->seconds,
+                r->out, r->err);
+}
+
+START_TEST(test_hello) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(HELLO_PLUGIN, "", 1, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        ck_assert(vmrun_output_has(&r, "Hello from the guest!"));
+        ck_assert_ptr_nonnull(vmrun_event(&r, "running", 0));
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "shutdown"));
+        ck_assert_str_eq(vmrun_str(vmrun_event(&r, "exited", 0), "plugin"), "exited 0");
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_plugin_error_exit) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("exit_code"), "\"3\"", 1, 1000) };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 1);
+        check_envelope(&r);
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "status 3"));
+        ck_assert_ptr_nonnull(strstr(r.err, "exit 1: error: the plugin exited with status 3"));
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_plugin_reset_exit) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("exit_code"), "\"32\"", 1, 1000) };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 32);
+        check_envelope(&r);
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "reset"));
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_plugin_crash) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("crash"), "", 1, 1000) };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 33);
+        check_envelope(&r);
+        ck_assert(vmrun_output_has(&r, "about to crash"));
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "SIGSEGV"));
+        ck_assert_str_eq(vmrun_str(vmrun_event(&r, "exited", 0), "plugin"), "killed by SIGSEGV");
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_hung_plugin_killed_at_deadline) {
+        struct vmrun r;
+        struct vmrun_opts o = {
+                .config = config(test_plugin("ignore_shutdown"), "", 1, 500),
+                .signal = SIGTERM,
+        };
+        json_object *stopping;
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 1);
+        check_envelope(&r);
+        stopping = vmrun_event(&r, "stopping", 0);
+        ck_assert_ptr_nonnull(stopping);
+        ck_assert_ptr_nonnull(strstr(vmrun_str(stopping, "reason"), "SIGTERM"));
+        ck_assert_int_le(atoi(vmrun_str(stopping, "deadline_ms")), 500);
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "hung plugin killed"));
+        ck_assert_str_eq(vmrun_str(vmrun_event(&r, "exited", 0), "plugin"), "killed by SIGKILL");
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_second_sigterm_kills_now) {
+        struct vmrun r;
+        struct vmrun_opts o = {
+                .config = config(test_plugin("ignore_shutdown"), "", 1, 60000),
+                .signal = SIGTERM,
+                .signal_again_ms = 200,
+                .timeout_s = 30,
+        };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 1);
+        check_envelope(&r);
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "killed on request"));
+        /* Far sooner than the 60 s countdown. */
+        ck_assert(r.seconds < 20);
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_io_roundtrip) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("io_roundtrip"), "\"200\"", 1, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_mmio) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("mmio"), "", 1, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_two_vcpus) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("two_vcpus"), "", 2, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        ck_assert_str_eq(vmrun_str(vmrun_event(&r, "started", 0), "vcpus"), "2");
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_stderr_any_bytes) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("stderr_lines"), "", 1, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        ck_assert(vmrun_output_has(&r, "\xef\xbf\xbd"));        /* the invalid bytes, replaced */
+        ck_assert(vmrun_output_has(&r, "\x1b[31m"));
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_bad_messages_drop_only_the_connection) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("bad_messages"), "", 1, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        ck_assert_ptr_nonnull(strstr(r.err, "connection dropped"));
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_vcpus_above_kvm_limit) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(HELLO_PLUGIN, "", 4096, 1000) };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_ptr_nonnull(strstr(r.err, "KVM_CAP_MAX_VCPUS"));
+        ck_assert_ptr_nonnull(strstr(r.err, "vcpus"));
+        vmrun_free(&r);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("e2e");
+        TCase *tc = tcase_create("vm");
+        SRunner *sr;
+        int failed;
+
+        test_require(test_have_kvm(), "/dev/kvm (KVM API 12)");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_hello);
+        tcase_add_test(tc, test_plugin_error_exit);
+        tcase_add_test(tc, test_plugin_reset_exit);
+        tcase_add_test(tc, test_plugin_crash);
+        tcase_add_test(tc, test_hung_plugin_killed_at_deadline);
+        tcase_add_test(tc, test_second_sigterm_kills_now);
+        tcase_add_test(tc, test_io_roundtrip);
+        tcase_add_test(tc, test_mmio);
+        tcase_add_test(tc, test_two_vcpus);
+        tcase_add_test(tc, test_stderr_any_bytes);
+        tcase_add_test(tc, test_bad_messages_drop_only_the_connection);
+        tcase_add_test(tc, test_vcpus_above_kvm_limit);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}

@@ -1,0 +1,47 @@
+/* Shared by the test suites: requirement probes that skip (exit 77) or,
+ * under CI=true, fail; temporary directories; running vmlaunch. */
+#pragma once
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define TEST_SKIP 77
+
+static inline bool test_ci_strict(void) {
+        const char *ci = getenv("CI");
+
+        return ci && strcmp(ci, "true") == 0;
+}
+
+/* Exits 77 with the reason when `ok` is false, or 1 under CI=true, where
+ * every requirement is present and a skip would hide a broken machine. */
+static inline void test_require(bool ok, const char *what) {
+        if (ok)
+                return;
+        if (test_ci_strict()) {
+                fprintf(stderr, "FAIL: %s is missing, and CI=true requires it\n", what);
+                exit(1);
+        }
+        fprintf(stderr, "SKIP: %s is missing\n", what);
+        exit(TEST_SKIP);
+}
+
+static inline bool test_have_kvm(void) {
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        bool ok = fd >= 0 && ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+
+        if (fd >= 0)
+                close(fd);
+        return ok;
+}
+
+static inline bool test_is_root(void) {
+        return geteuid() == 0;
+}

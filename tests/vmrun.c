@@ -1,0 +1,198 @@
+#include "vmrun.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static void cleanup_tmpdir(void) {
+        char cmd[128];
+
+        if (tmpdir[0]) {
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+                if (system(cmd) != 0)
+                        fprintf(stderr, "could not remove %s\n", tmpdir);
+        }
+}
+
+const char *vmrun_tmpdir(void) {
+        if (!tmpdir[0]) {
+                snprintf(tmpdir, sizeof(tmpdir), "/tmp/vmlaunch-test-XXXXXX");
+                ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+                atexit(cleanup_tmpdir);
+        }
+        return tmpdir;
+}
+
+static double now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct buf {
+        char *p;
+        size_t len, cap;
+};
+
+static void buf_read(struct buf *b, int *fd) {
+        char chunk[4096];
+        ssize_t n = read(*fd, chunk, sizeof(chunk));
+
+        if (n <= 0) {
+                if (n < 0 && errno == EINTR)
+                        return;
+                close(*fd);
+                *fd = -1;
+                return;
+        }
+        if (b->len + (size_t)n + 1 > b->cap) {
+                b->cap = (b->len + (size_t)n + 1) * 2;
+                b->p = realloc(b->p, b->cap);
+                ck_assert_ptr_nonnull(b->p);
+        }
+        memcpy(b->p + b->len, chunk, (size_t)n);
+        b->len += (size_t)n;
+        b->p[b->len] = '\0';
+}
+
+void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
+        static unsigned counter;
+        char conf[256];
+        const char *argv[32];
+        int outp[2], errp[2];
+        struct buf out = { 0 }, err = { 0 };
+        int timeout = o->timeout_s ? o->timeout_s : 60;
+        bool signalled = false, signalled_again = false;
+        double start, signal_time = 0;
+        size_t k = 0;
+        FILE *f;
+        pid_t pid;
+        int st;
+
+        memset(ret, 0, sizeof(*ret));
+        snprintf(conf, sizeof(conf), "%s/vm%u.conf", vmrun_tmpdir(), counter++);
+        f = fopen(conf, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(o->config, f);
+        fclose(f);
+
+        argv[k++] = VMLAUNCH_BIN;
+        argv[k++] = "--headless";
+        argv[k++] = "-c";
+        argv[k++] = conf;
+        for (size_t i = 0; o->extra_args && o->extra_args[i]; i++)
+                argv[k++] = o->extra_args[i];
+        argv[k] = NULL;
+
+        ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(errp, O_CLOEXEC), 0);
+        start = now();
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                dup2(outp[1], 1);
+                dup2(errp[1], 2);
+                execv(argv[0], (char **)argv);
+                _exit(127);
+        }
+        close(outp[1]);
+        close(errp[1]);
+        while (outp[0] >= 0 || errp[0] >= 0) {
+                struct pollfd p[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
+
+                if (poll(p, 2, 50) < 0 && errno != EINTR)
+                        ck_abort_msg("poll: %s", strerror(errno));
+                if (p[0].revents)
+                        buf_read(&out, &outp[0]);
+                if (p[1].revents)
+                        buf_read(&err, &errp[0]);
+                if (o->signal && !signalled && out.p && strstr(out.p, "\"event\":\"running\"")) {
+                        kill(pid, o->signal);
+                        signalled = true;
+                        signal_time = now();
+                }
+                if (o->signal_again_ms && signalled && !signalled_again &&
+                    now() - signal_time > o->signal_again_ms / 1000.0) {
+                        kill(pid, o->signal);
+                        signalled_again = true;
+                }
+                if (now() - start > timeout) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        ck_abort_msg("vmlaunch did not finish within %d s; stderr:\n%s", timeout,
+                                     err.p ? err.p : "");
+                }
+        }
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ret->seconds = now() - start;
+        ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        ret->out = out.p ? out.p : strdup("");
+        ret->err = err.p ? err.p : strdup("");
+        if (o->signal)
+                ck_assert_msg(signalled, "never saw the running event; stderr:\n%s", ret->err);
+
+        /* Parse every stdout line. */
+        ret->all_json = true;
+        {
+                char *copy = strdup(ret->out), *save = NULL;
+
+                for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                        json_object *ev = json_tokener_parse(line);
+
+                        if (!ev) {
+                                ret->all_json = false;
+                                continue;
+                        }
+                        ret->events = realloc(ret->events, (ret->n_events + 1) * sizeof(*ret->events));
+                        ret->events[ret->n_events++] = ev;
+                }
+                free(copy);
+        }
+}
+
+void vmrun_free(struct vmrun *r) {
+        for (size_t i = 0; i < r->n_events; i++)
+                json_object_put(r->events[i]);
+        free(r->events);
+        free(r->out);
+        free(r->err);
+}
+
+const char *vmrun_str(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+json_object *vmrun_event(const struct vmrun *r, const char *name, size_t nth) {
+        for (size_t i = 0; i < r->n_events; i++) {
+                const char *ev = vmrun_str(r->events[i], "event");
+
+                if (ev && strcmp(ev, name) == 0 && nth-- == 0)
+                        return r->events[i];
+        }
+        return NULL;
+}
+
+bool vmrun_output_has(const struct vmrun *r, const char *needle) {
+        for (size_t i = 0; i < r->n_events; i++) {
+                const char *line = vmrun_str(r->events[i], "line");
+
+                if (line && strstr(line, needle))
+                        return true;
+        }
+        return false;
+}

@@ -1,0 +1,39 @@
+/* Runs the real vmlaunch binary on a config written to a temporary
+ * directory, headless, and collects its exit status, its stdout (JSON
+ * Lines) and its stderr.  Used by the end-to-end suites. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vmrun {
+        int status;             /* exit code, or 128+signal */
+        char *out;              /* stdout, NUL-terminated */
+        char *err;              /* stderr */
+        double seconds;         /* wall time */
+        json_object **events;   /* every stdout line, parsed */
+        size_t n_events;
+        bool all_json;          /* every stdout line parsed */
+};
+
+struct vmrun_opts {
+        const char *config;     /* config text; "@PLUGIN@" etc. are not expanded */
+        const char *const *extra_args;  /* more vmlaunch arguments, NULL-terminated */
+        int signal;             /* sent once the "running" event is seen (0: none) */
+        int signal_again_ms;    /* > 0: the same signal again after this delay */
+        int timeout_s;          /* the run is killed after this (default 60) */
+};
+
+/* Runs; fails the test (ck_abort) on timeout. */
+void vmrun(const struct vmrun_opts *o, struct vmrun *ret);
+void vmrun_free(struct vmrun *r);
+
+/* The first event named `name`, or NULL. */
+json_object *vmrun_event(const struct vmrun *r, const char *name, size_t nth);
+const char *vmrun_str(json_object *o, const char *key);
+/* True if some plugin_output line contains `needle`. */
+bool vmrun_output_has(const struct vmrun *r, const char *needle);
+
+/* A temporary directory for config files, removed at exit. */
+const char *vmrun_tmpdir(void);
