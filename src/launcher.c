@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
@@ -51,6 +52,7 @@ struct launcher {
         struct server *server;
         struct plugin plugin;
         struct output out, err;
+        const struct sock_fprog *seccomp;       /* compiled policy, or NULL */
 
         bool stopping;
         bool stop_requested;            /* SIGTERM/SIGINT/q */
@@ -342,6 +344,7 @@ static int setup(struct launcher *l) {
         const struct vm_config *c = l->config;
         _cleanup_close_ int plugin_end = -1;
         const char *step = NULL;
+        char errbuf[512];
         sigset_t mask;
         int sv[2], r;
 
@@ -405,12 +408,16 @@ static int setup(struct launcher *l) {
         }
 
         /* The plugin starts before any vCPU thread exists. */
-        r = plugin_spawn(c, plugin_end, &l->plugin, &step);
+        r = plugin_spawn(c, plugin_end, l->seccomp, &l->plugin, errbuf, sizeof(errbuf));
         if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: %s %s: %s", step, c->plugin.path, strerror(-r));
+                set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);
                 snprintf(l->res->plugin_status, sizeof(l->res->plugin_status), "not started");
                 return r;
         }
+        /* The jail and the tap exist: nothing privileged is left to do. */
+        r = jail_drop_own_capabilities();
+        if (r < 0)
+                log_warning("dropping the launcher's capabilities: %s", strerror(-r));
         l->out.fd = l->plugin.out_fd;
         l->err.fd = l->plugin.err_fd;
         if ((r = watch(l, l->out.fd, &l->out.source)) < 0 || (r = watch(l, l->err.fd, &l->err.source)) < 0) {

@@ -6,10 +6,13 @@
  * socket.  Everything else of ours is CLOEXEC. */
 #pragma once
 
+#include <linux/filter.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct vm_config;
+struct jail;
 
 struct plugin {
         pid_t pid;              /* > 0 while not reaped */
@@ -17,14 +20,18 @@ struct plugin {
         int err_fd;
         bool reaped;
         int wait_status;        /* from waitpid, valid once reaped */
+        struct jail *jail;      /* sandbox.enabled: freed (private root removed) by plugin_close */
 };
 
 #define PLUGIN_INIT { .pid = -1, .out_fd = -1, .err_fd = -1 }
 
 /* Spawns the plugin with `sock_fd` (the plugin's end of the main socket;
- * still ours afterwards: the caller closes it).  Fails if exec fails,
- * with the exec errno and *ret_step saying which step. */
-int plugin_spawn(const struct vm_config *config, int sock_fd, struct plugin *p, const char **ret_step);
+ * still ours afterwards: the caller closes it).  With sandbox.enabled the
+ * plugin starts in the jail (jail.h) under `seccomp` (may be NULL).
+ * Fails if anything up to and including exec fails; errbuf then says
+ * which step, on what, and the errno. */
+int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_fprog *seccomp, struct plugin *p,
+                 char *errbuf, size_t errlen);
 
 /* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno. */
 int plugin_try_reap(struct plugin *p);
@@ -32,5 +39,5 @@ int plugin_try_reap(struct plugin *p);
 /* SIGKILLs the plugin if it still runs, and reaps it (blocking). */
 void plugin_kill_and_reap(struct plugin *p);
 
-/* Closes the output pipes. */
+/* Closes the output pipes and frees the jail. */
 void plugin_close(struct plugin *p);

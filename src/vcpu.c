@@ -725,10 +725,20 @@ static void *vcpu_thread(void *arg) {
         return NULL;
 }
 
+int vcpu_create_kvm(struct vcpu *v) {
+        return kvm_create_vcpu(&v->vm->kvm, v->id, &v->fd, &v->run);
+}
+
+int vcpu_serve(struct vcpu *v, bool init_pending) {
+        VcpuRequest__Resume *res = NULL;
+
+        return serve_until_resume(v, &init_pending, &res);
+}
+
 int vcpu_start(struct vcpu *v) {
         int r;
 
-        r = kvm_create_vcpu(&v->vm->kvm, v->id, &v->fd, &v->run);
+        r = vcpu_create_kvm(v);
         if (r < 0)
                 return r;
         r = -pthread_create(&v->thread, NULL, vcpu_thread, v);

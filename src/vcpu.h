@@ -71,6 +71,14 @@ void vcpu_free(struct vcpu *v);
 /* Creates the KVM vCPU and starts its thread. */
 int vcpu_start(struct vcpu *v);
 
+/* Creates the KVM vCPU without a thread (the fuzzer drives it). */
+int vcpu_create_kvm(struct vcpu *v);
+
+/* Serves the plugin's requests on req_rd until Resume (0) or Shutdown
+ * (-EPIPE), as the thread does; `init_pending` as before the first Wait.
+ * Used by the vCPU thread and by the request fuzzer. */
+int vcpu_serve(struct vcpu *v, bool init_pending);
+
 /* Makes the thread leave KVM_RUN soon (immediate_exit + SIGRTMIN). */
 void vcpu_kick(struct vcpu *v);
 

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian 12 packages vmlaunch needs to build, run and test.
+# Idempotent; needs root.  --quick skips `apt-get update` when every
+# package is already installed.
+set -eu
+
+BUILD="cmake make gcc pkg-config
+       libconfig-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev
+       libnl-3-dev libnl-route-3-dev libsystemd-dev libjson-c-dev
+       libncurses-dev check"
+# Tests: tmux drives the TUI test; clang and its runtime build the
+# libFuzzer targets; valgrind checks for leaks; iproute2 checks the tap.
+TEST="tmux clang libclang-rt-dev valgrind iproute2 procps"
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "deps.sh: run as root (it installs Debian packages)" >&2
+        exit 1
+fi
+missing=""
+for p in $BUILD $TEST; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ] && [ "${1:-}" = "--quick" ]; then
+        exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $BUILD $TEST
