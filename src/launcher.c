@@ -17,6 +17,7 @@
 #include "jail.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "plugin.h"
 #include "server.h"
 #include "util.h"
@@ -44,7 +45,7 @@ struct launcher {
         struct launch_result *res;
 
         int epoll_fd;
-        struct fd_source sig, exit_ev, countdown, tick, input;
+        struct fd_source sig, exit_ev, countdown, tick, input, watchdog;
         sigset_t old_mask;
         bool mask_set;
 
@@ -157,6 +158,7 @@ static void begin_stop(struct launcher *l, const char *fmt, ...) {
         if (l->vm)
                 vm_signal_kill(l->vm);
         arm_timer(l->countdown.fd, l->config->shutdown_timeout_ms, 0);
+        notify_stopping(l->stop_reason, l->config->shutdown_timeout_ms);
         if (l->mon && l->mon->stopping)
                 l->mon->stopping(l->mon, l->stop_reason,
                                  monitor_now_usec() + (uint64_t)l->config->shutdown_timeout_ms * 1000u);
@@ -257,6 +259,7 @@ static void run_loop(struct launcher *l) {
                                 server_handle(l->server, (struct server_conn *)src);
                                 if (!was_started && l->vm->started && !l->running_reported) {
                                         l->running_reported = true;
+                                        notify_ready(l->config->name, l->config->vcpus);
                                         if (l->mon && l->mon->running)
                                                 l->mon->running(l->mon);
                                 }
@@ -268,7 +271,9 @@ static void run_loop(struct launcher *l) {
                         case LOOP_TIMER:
                                 if (read(((struct fd_source *)src)->fd, &ticks, sizeof(ticks)) < 0)
                                         break;
-                                if (src == &l->countdown.source) {
+                                if (src == &l->watchdog.source) {
+                                        notify_watchdog();
+                                } else if (src == &l->countdown.source) {
                                         log_warning("the plugin did not exit within %u ms; killing it",
                                                     l->config->shutdown_timeout_ms);
                                         l->killed_at_deadline = true;
@@ -432,6 +437,17 @@ static int setup(struct launcher *l) {
         }
         if (l->mon && l->mon->tick_ms)
                 arm_timer(l->tick.fd, l->mon->tick_ms, l->mon->tick_ms);
+        {
+                uint64_t wd = notify_watchdog_interval_ms();
+
+                if (wd) {
+                        l->watchdog.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+                        if (l->watchdog.fd < 0 || watch(l, l->watchdog.fd, &l->watchdog.source) < 0)
+                                log_warning("setting up the watchdog timer: %m");
+                        else
+                                arm_timer(l->watchdog.fd, wd, wd);
+                }
+        }
         if (l->mon && l->mon->started) {
                 struct monitor_info info = {
                         .name = c->name,
@@ -455,6 +471,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .countdown = { { LOOP_TIMER }, -1 },
                 .tick = { { LOOP_TIMER }, -1 },
                 .input = { { LOOP_INPUT }, -1 },
+                .watchdog = { { LOOP_TIMER }, -1 },
                 .plugin = PLUGIN_INIT,
                 .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
                 .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
@@ -485,6 +502,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
         plugin_close(&l.plugin);
         server_free(l.server);
         vm_free(l.vm);
+        safe_close(l.watchdog.fd);
         safe_close(l.tick.fd);
         safe_close(l.countdown.fd);
         safe_close(l.epoll_fd);
