@@ -1,0 +1,48 @@
+#!/bin/sh
+# run-in-guest.sh [--] CMD...: runs CMD as root inside a QEMU guest that has
+# a real /dev/kvm (kvm_amd on QEMU's software SVM), with this machine's
+# files visible read-only, the current directory's git top (or the current
+# directory) read-write, and CMD's exit status as ours.  Output arrives on
+# our stdout.  KVMHOST_TIMEOUT (default 900 s) bounds the run: 124 after.
+set -eu
+
+[ "${1:-}" = "--" ] && shift
+[ $# -gt 0 ] || { echo "usage: run-in-guest.sh [--] CMD..." >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+CACHE=${KVMHOST_CACHE:-/var/cache/vmlaunch-kvmhost}
+[ -f "$CACHE/vmlinuz" ] || "$here/setup.sh" >&2
+
+cwd=$(pwd)
+work=$(git -C "$cwd" rev-parse --show-toplevel 2>/dev/null || echo "$cwd")
+state="$work/.kvmhost"
+rm -rf "$state"
+mkdir -p "$state"
+# The command, quoted for the guest's shell, with the caller's CI setting.
+{
+        echo "export PATH='$PATH'"
+        echo "export CI='${CI:-}' HOME=/root TERM=${TERM:-dumb}"
+        printf 'exec'
+        for a in "$@"; do
+                printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")"
+        done
+        echo
+} > "$state/cmd"
+
+timeout --foreground -k 5 "${KVMHOST_TIMEOUT:-900}" \
+        qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${KVMHOST_CPUS:-2}" -m "${KVMHOST_MEM:-2048}" \
+        -display none -no-reboot -nodefaults -monitor none \
+        -serial "file:$state/console.log" -serial stdio \
+        -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
+        -append "console=ttyS0 kvmhost.out=ttyS1 quiet loglevel=0 panic=-1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.cwd=$cwd" \
+        -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+        -virtfs "local,path=$work,mount_tag=work,security_model=passthrough" \
+        || { rc=$?; [ $rc -eq 124 ] && echo "run-in-guest.sh: timed out" >&2; }
+if [ -f "$state/status" ]; then
+        rc=$(cat "$state/status")
+else
+        echo "run-in-guest.sh: the guest left no exit status; its console:" >&2
+        cat "$state/console.log" >&2 2>/dev/null || true
+        rc=${rc:-1}
+fi
+rm -rf "$state"
+exit "$rc"
