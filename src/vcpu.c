@@ -712,7 +712,9 @@ static void *vcpu_thread(void *arg) {
 
         r = serve_until_resume(v, &init_pending, &res);
         if (r >= 0) {
+                log_debug("vCPU %u: resumed from Init; waiting for the others", v->id);
                 barrier_wait(v->vm);
+                log_debug("vCPU %u: running", v->id);
                 r = run_loop(v);
         }
         if (r == -EPIPE && !dying(v))

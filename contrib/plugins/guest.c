@@ -1,0 +1,174 @@
+#include "guest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int guest_setup(struct guest *g, const char *name, size_t ram_size) {
+        int fd, r;
+
+        memset(g, 0, sizeof(*g));
+        g->name = name;
+        g->shutdown_fd = g->done_fd = -1;
+        r = crosvm_connect(&g->crosvm);
+        if (r < 0) {
+                fprintf(stderr, "%s: crosvm_connect: %s\n", name, strerror(-r));
+                return r;
+        }
+        fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, (off_t)ram_size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
+                fprintf(stderr, "%s: guest RAM memfd: %m\n", name);
+                return -errno;
+        }
+        g->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (g->ram == MAP_FAILED) {
+                fprintf(stderr, "%s: mmap: %m\n", name);
+                return -errno;
+        }
+        g->ram_size = ram_size;
+        r = crosvm_create_memory(g->crosvm, fd, 0, ram_size, 0, false, false, &g->memory);
+        close(fd);
+        if (r < 0) {
+                fprintf(stderr, "%s: crosvm_create_memory: %s\n", name, strerror(-r));
+                return r;
+        }
+        g->shutdown_fd = crosvm_get_shutdown_eventfd(g->crosvm);
+        if (g->shutdown_fd < 0) {
+                fprintf(stderr, "%s: crosvm_get_shutdown_eventfd: %s\n", name, strerror(-g->shutdown_fd));
+                return g->shutdown_fd;
+        }
+        g->done_fd = eventfd(0, EFD_CLOEXEC);
+        return g->done_fd < 0 ? -errno : 0;
+}
+
+void guest_load(struct guest *g, uint16_t addr, const uint8_t *code, size_t len) {
+        memcpy(g->ram + addr, code, len);
+}
+
+static void finish(struct guest *g, int status) {
+        uint64_t one = 1;
+
+        g->status = status;
+        if (write(g->done_fd, &one, sizeof(one)) < 0)
+                _exit(1);
+}
+
+/* Real mode at `ip` with every segment at 0; vCPUs other than 0 start
+ * halted under the in-kernel irqchip and are made runnable. */
+static int init_vcpu(struct guest *g, unsigned id, struct crosvm_vcpu *v) {
+        struct kvm_sregs sregs;
+        struct kvm_regs regs;
+        int r;
+
+        r = crosvm_vcpu_get_sregs(v, &sregs);
+        if (r < 0)
+                return r;
+        sregs.cs.base = 0;
+        sregs.cs.selector = 0;
+        sregs.ds.base = sregs.es.base = sregs.ss.base = 0;
+        sregs.ds.selector = sregs.es.selector = sregs.ss.selector = 0;
+        r = crosvm_vcpu_set_sregs(v, &sregs);
+        if (r < 0)
+                return r;
+        memset(&regs, 0, sizeof(regs));
+        regs.rip = g->entry[id];
+        regs.rflags = 2;
+        regs.rsp = 0xf000 - 0x100 * id;
+        r = crosvm_vcpu_set_regs(v, &regs);
+        if (r < 0)
+                return r;
+        if (id > 0) {
+                struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+
+                r = crosvm_vcpu_set_mp_state(v, &mp);
+        }
+        return r;
+}
+
+struct vcpu_arg {
+        struct guest *g;
+        unsigned id;
+};
+
+static void *vcpu_thread(void *p) {
+        struct vcpu_arg *a = p;
+        struct guest *g = a->g;
+        struct crosvm_vcpu *v = NULL;
+        struct crosvm_vcpu_event ev;
+        int r = crosvm_get_vcpu(g->crosvm, a->id, &v);
+
+        while (r >= 0) {
+                r = crosvm_vcpu_wait(v, &ev);
+                if (r < 0)
+                        break;
+                switch (ev.kind) {
+                case CROSVM_VCPU_EVENT_KIND_INIT:
+                        r = init_vcpu(g, a->id, v);
+                        break;
+                case CROSVM_VCPU_EVENT_KIND_IO_ACCESS: {
+                        int s = g->io(g->userdata, a->id, v, &ev);
+
+                        if (s > 0) {
+                                finish(g, s == 1 ? 0 : 1);
+                                return NULL;
+                        }
+                        if (ev.io_access.no_resume)
+                                continue;
+                        break;
+                }
+                default:
+                        break;
+                }
+                if (r >= 0)
+                        r = crosvm_vcpu_resume(v);
+        }
+        fprintf(stderr, "%s: vCPU %u: %s\n", g->name, a->id, strerror(-r));
+        finish(g, 1);
+        return NULL;
+}
+
+int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io_fn io, void *userdata) {
+        struct vcpu_arg *args = calloc(n_vcpus, sizeof(*args));
+        pthread_t t;
+        int r;
+
+        g->n_vcpus = n_vcpus;
+        g->entry = entry;
+        g->io = io;
+        g->userdata = userdata;
+        if (!args)
+                return 1;
+        for (unsigned i = 0; i < n_vcpus; i++) {
+                args[i] = (struct vcpu_arg){ g, i };
+                if (pthread_create(&t, NULL, vcpu_thread, &args[i]) != 0) {
+                        fprintf(stderr, "%s: pthread_create failed\n", g->name);
+                        return 1;
+                }
+                pthread_detach(t);
+        }
+        r = crosvm_start(g->crosvm);
+        if (r < 0) {
+                fprintf(stderr, "%s: crosvm_start: %s\n", g->name, strerror(-r));
+                return 1;
+        }
+        for (;;) {
+                struct pollfd p[2] = { { g->shutdown_fd, POLLIN, 0 }, { g->done_fd, POLLIN, 0 } };
+
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return 1;
+                }
+                if (p[1].revents)
+                        return g->status;
+                if (p[0].revents)
+                        return 0;       /* the host asked us to stop: a clean exit */
+        }
+}
