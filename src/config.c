@@ -598,6 +598,7 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         cfg->vcpus = 1;
         cfg->kvm_device = strdup("/dev/kvm");
         cfg->shutdown_timeout_ms = 1000;
+        cfg->sandbox.enabled = true;
         cfg->plugin.args = calloc(1, sizeof(char *));
         if (!cfg->path || !cfg->kvm_device || !cfg->plugin.args)
                 return -ENOMEM;

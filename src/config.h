@@ -55,7 +55,7 @@ struct vm_config {
         } plugin;
 
         struct {
-                bool enabled;            /* default false until the jail lands */
+                bool enabled;            /* default true: the plugin runs in the jail */
                 char *seccomp_policy;    /* absolute path or NULL */
                 bool seccomp_log_failures;
         } sandbox;
