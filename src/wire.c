@@ -199,12 +199,10 @@ int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, siz
                 }
                 if (r->end == r->cap)
                         return -EMSGSIZE;
+                /* EINTR goes back to the caller, who may be asked to stop. */
                 n = read(fd, r->buf + r->end, r->cap - r->end);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
+                if (n < 0)
                         return -errno;
-                }
                 if (n == 0)
                         return -EPIPE;
                 r->end += (size_t)n;

@@ -70,5 +70,6 @@ int wire_reader_has_message(const struct wire_reader *r);
  * call.
  * Reads from fd (blocking) only when no complete message is buffered.
  * Returns 0, -EPIPE at end of file, -EMSGSIZE for a length beyond the
- * buffer, -EBADMSG for a bad prefix, or another -errno. */
+ * buffer, -EBADMSG for a bad prefix, -EINTR when a signal interrupted the
+ * read (nothing is lost; call again), or another -errno. */
 int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, size_t *ret_len);

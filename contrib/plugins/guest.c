@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,12 @@ static void *vcpu_thread(void *p) {
 
         while (r >= 0) {
                 r = crosvm_vcpu_wait(v, &ev);
+                if (__atomic_load_n(&g->stopping, __ATOMIC_SEQ_CST))
+                        return NULL;
+                if (r == -EINTR) {
+                        r = 0;
+                        continue;
+                }
                 if (r < 0)
                         break;
                 switch (ev.kind) {
@@ -129,34 +136,66 @@ static void *vcpu_thread(void *p) {
                 if (r >= 0)
                         r = crosvm_vcpu_resume(v);
         }
-        fprintf(stderr, "%s: vCPU %u: %s\n", g->name, a->id, strerror(-r));
-        finish(g, 1);
+        if (!__atomic_load_n(&g->stopping, __ATOMIC_SEQ_CST)) {
+                fprintf(stderr, "%s: vCPU %u: %s\n", g->name, a->id, strerror(-r));
+                finish(g, 1);
+        }
         return NULL;
+}
+
+static void wake(int sig) {
+        (void)sig;
+}
+
+static void teardown(struct guest *g, unsigned n_threads, struct vcpu_arg *args) {
+        /* A vCPU thread may be blocked in crosvm_vcpu_wait for good: a
+         * signal without SA_RESTART makes the wait return -EINTR, and the
+         * thread sees `stopping`.  Signalled until it is gone, since one
+         * may land just before the thread blocks. */
+        __atomic_store_n(&g->stopping, true, __ATOMIC_SEQ_CST);
+        for (unsigned i = 0; i < n_threads; i++) {
+                while (pthread_tryjoin_np(g->threads[i], NULL) != 0) {
+                        pthread_kill(g->threads[i], SIGUSR1);
+                        usleep(1000);
+                }
+        }
+        free(g->threads);
+        free(args);
+        crosvm_destroy_memory(g->crosvm, &g->memory);
+        crosvm_destroy_connection(&g->crosvm);
+        munmap(g->ram, g->ram_size);
+        close(g->shutdown_fd);
+        close(g->done_fd);
 }
 
 int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io_fn io, void *userdata) {
         struct vcpu_arg *args = calloc(n_vcpus, sizeof(*args));
-        pthread_t t;
-        int r;
+        struct sigaction sa = { .sa_handler = wake };
+        unsigned started = 0;
+        int r, status = 1;
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
 
         g->n_vcpus = n_vcpus;
         g->entry = entry;
         g->io = io;
         g->userdata = userdata;
-        if (!args)
-                return 1;
+        g->threads = calloc(n_vcpus, sizeof(*g->threads));
+        if (!args || !g->threads)
+                goto out;
         for (unsigned i = 0; i < n_vcpus; i++) {
                 args[i] = (struct vcpu_arg){ g, i };
-                if (pthread_create(&t, NULL, vcpu_thread, &args[i]) != 0) {
+                if (pthread_create(&g->threads[i], NULL, vcpu_thread, &args[i]) != 0) {
                         fprintf(stderr, "%s: pthread_create failed\n", g->name);
-                        return 1;
+                        goto out;
                 }
-                pthread_detach(t);
+                started++;
         }
         r = crosvm_start(g->crosvm);
         if (r < 0) {
                 fprintf(stderr, "%s: crosvm_start: %s\n", g->name, strerror(-r));
-                return 1;
+                goto out;
         }
         for (;;) {
                 struct pollfd p[2] = { { g->shutdown_fd, POLLIN, 0 }, { g->done_fd, POLLIN, 0 } };
@@ -164,11 +203,18 @@ int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io
                 if (poll(p, 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return 1;
+                        goto out;
                 }
-                if (p[1].revents)
-                        return g->status;
-                if (p[0].revents)
-                        return 0;       /* the host asked us to stop: a clean exit */
+                if (p[1].revents) {
+                        status = g->status;
+                        break;
+                }
+                if (p[0].revents) {
+                        status = 0;     /* the host asked us to stop: a clean exit */
+                        break;
+                }
         }
+out:
+        teardown(g, started, args);
+        return status;
 }

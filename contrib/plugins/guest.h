@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "crosvm.h"
@@ -30,6 +31,8 @@ struct guest {
         guest_io_fn io;
         void *userdata;
         const char *name;       /* prefix of error messages */
+        pthread_t *threads;     /* one per vCPU, joined by guest_run */
+        bool stopping;          /* guest_run is tearing down */
 };
 
 /* Connects and gives the guest `ram_size` bytes of RAM at address 0.
@@ -41,5 +44,6 @@ void guest_load(struct guest *g, uint16_t addr, const uint8_t *code, size_t len)
 
 /* Starts the VM, runs every vCPU from entry[i] until a callback ends the
  * run (its status), the host signals shutdown (0), or a vCPU call fails
- * (1). */
+ * (1).  Then stops the vCPU threads and frees everything guest_setup made,
+ * so a plugin exits with nothing leaked. */
 int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io_fn io, void *userdata);

@@ -95,6 +95,7 @@ int main(void) {
         r = crosvm_connect(&c);
         if (r == 0)
                 r = crosvm_check_extension(c, KVM_CAP_IRQCHIP, &has);
+        crosvm_destroy_connection(&c);
         if (r < 0 || !has) {
                 fprintf(stderr, "bad_messages: the launcher no longer serves: %s\n", strerror(-r));
                 return 1;

@@ -8,7 +8,7 @@
 
 int main(void) {
         struct crosvm *c = NULL;
-        volatile uintptr_t bad = 0;
+        volatile uintptr_t bad = 16;   /* unmapped, not NULL: UBSan would catch NULL */
 
         crosvm_connect(&c);
         fprintf(stderr, "crash: about to crash\n");

@@ -13,5 +13,6 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "exit_code: crosvm_connect: %s\n", strerror(-r));
                 return 1;
         }
+        crosvm_destroy_connection(&c);
         return argc > 1 ? atoi(argv[1]) : 3;
 }
