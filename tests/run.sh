@@ -47,7 +47,9 @@ suite build
 
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DVMLAUNCH_SANITIZE=ON
 # handle_segv=0: the crash test's plugin must die of its SIGSEGV, not exit 1.
-ASAN_OPTIONS=detect_leaks=1:handle_segv=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 suite build-asan
+export ASAN_OPTIONS=detect_leaks=1:handle_segv=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+suite build-asan
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
         build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DVMLAUNCH_FUZZ=ON -DBUILD_TESTING=OFF
@@ -55,7 +57,7 @@ if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
                 echo "=== fuzzing $f for ${FUZZ_SECONDS:-60} s" >&2
                 mkdir -p "build-fuzz/corpus-$f"
                 in_kvm "$top/build-fuzz/tests/fuzz/$f" -max_total_time="${FUZZ_SECONDS:-60}" \
-                        -max_len=4096 -timeout=10 "$top/build-fuzz/corpus-$f"
+                        -max_len=4096 -timeout=10 -artifact_prefix="$top/build-fuzz/" "$top/build-fuzz/corpus-$f"
         done
 fi
 echo "run.sh: all tests passed" >&2

@@ -2,6 +2,7 @@
  * dispatched against a real VM (needs /dev/kvm).  Whatever arrives, the
  * server must answer or drop the connection: never crash, hang or leak. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ static void connect_peer(void) {
             server_add_connection(srv, sv[0]) < 0)
                 abort();
         peer = sv[1];
+        /* The server may drop or not answer: never block on it. */
+        fcntl(peer, F_SETFL, O_NONBLOCK);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -20,7 +20,12 @@ mkdir -p "$state"
 # The command, quoted for the guest's shell, with the caller's CI setting.
 {
         echo "export PATH='$PATH'"
-        echo "export CI='${CI:-}' HOME=/root TERM=${TERM:-dumb}"
+        echo "export HOME=/root TERM=${TERM:-dumb}"
+        # The settings tests and sanitizers read cross into the guest.
+        for v in CI ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+                eval "val=\${$v:-}"
+                [ -n "$val" ] && printf "export %s='%s'\n" "$v" "$val"
+        done
         printf 'exec'
         for a in "$@"; do
                 printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")"
