@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "plugin.h"
 #include "server.h"
+#include "tap.h"
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -54,6 +55,7 @@ struct launcher {
         struct plugin plugin;
         struct output out, err;
         const struct sock_fprog *seccomp;       /* compiled policy, or NULL */
+        struct tap tap;
 
         bool stopping;
         bool stop_requested;            /* SIGTERM/SIGINT/q */
@@ -345,6 +347,54 @@ static void decide_result(struct launcher *l) {
         }
 }
 
+/* The tap, before the plugin exists and while we may still have
+ * CAP_NET_ADMIN.  GetNetConfig serves it (the first one, as crosvm). */
+static int setup_network(struct launcher *l) {
+        const struct vm_config *c = l->config;
+        struct server_net net = { .tap_fd = -1 };
+        const char *step = NULL;
+        int r = 0;
+
+        switch (c->network.mode) {
+        case VM_NET_NONE:
+                return 0;
+        case VM_NET_CREATE:
+                r = tap_create(&l->tap, &step);
+                if (r >= 0)
+                        r = tap_configure(&l->tap, c->network.host_ip, c->network.netmask, c->network.mac, &step);
+                break;
+        case VM_NET_TAP_NAME:
+                r = tap_open_name(c->network.tap_name, &l->tap, &step);
+                break;
+        case VM_NET_TAP_FDS:
+                /* Each given fd must be a tap; the first one is served. */
+                for (size_t i = 0; i < c->network.n_tap_fds && r >= 0; i++) {
+                        struct tap t = TAP_INIT;
+
+                        r = tap_from_fd(c->network.tap_fds[i], i == 0 ? &l->tap : &t, &step);
+                        if (r < 0)
+                                set_result(l->res, EXIT_VM_FAILED, "error: network.tap_fds: fd %d: %s: %s",
+                                           c->network.tap_fds[i], step, strerror(-r));
+                        tap_close(&t);
+                }
+                if (r < 0)
+                        return r;
+                break;
+        }
+        if (r < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: network: %s%s%s: %s", step, l->tap.name[0] ? " " : "",
+                           l->tap.name, strerror(-r));
+                return r;
+        }
+        net.tap_fd = l->tap.fd;
+        net.host_ip = l->tap.host_ip;
+        net.netmask = l->tap.netmask;
+        memcpy(net.mac, l->tap.mac, sizeof(net.mac));
+        server_set_net(l->server, &net);
+        log_info("network: tap %s", l->tap.name);
+        return 0;
+}
+
 static int setup(struct launcher *l) {
         const struct vm_config *c = l->config;
         _cleanup_close_ int plugin_end = -1;
@@ -400,6 +450,9 @@ static int setup(struct launcher *l) {
                 set_result(l->res, EXIT_VM_FAILED, "error: setting up the main socket: %s", strerror(-r));
                 return r;
         }
+        r = setup_network(l);
+        if (r < 0)
+                return r;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
                 r = -errno;
                 set_result(l->res, EXIT_VM_FAILED, "error: creating the main socket: %s", strerror(-r));
@@ -453,6 +506,7 @@ static int setup(struct launcher *l) {
                         .name = c->name,
                         .vcpus = c->vcpus,
                         .plugin_pid = l->plugin.pid,
+                        .tap = l->tap.fd >= 0 ? l->tap.name : NULL,
                 };
 
                 l->mon->started(l->mon, &info);
@@ -473,6 +527,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .input = { { LOOP_INPUT }, -1 },
                 .watchdog = { { LOOP_TIMER }, -1 },
                 .plugin = PLUGIN_INIT,
+                .tap = TAP_INIT,
                 .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
                 .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
         };
@@ -501,6 +556,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
         }
         plugin_close(&l.plugin);
         server_free(l.server);
+        tap_close(&l.tap);
         vm_free(l.vm);
         safe_close(l.watchdog.fd);
         safe_close(l.tick.fd);

@@ -1,6 +1,7 @@
 /* End to end: the real vmlaunch binary, real KVM VMs, real plugin
  * processes built against our SDK.  Needs /dev/kvm. */
 #include <check.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,47 @@ START_TEST(test_bad_messages_drop_only_the_connection) {
 }
 END_TEST
 
+START_TEST(test_network_tap) {
+        struct vmrun r;
+        char text[8192];
+        struct vmrun_opts o = { .config = text };
+        const char *tap, *line = NULL;
+        char want[128];
+
+        snprintf(text, sizeof(text),
+                 "%snetwork = { host_ip = \"192.168.77.1\"; netmask = \"255.255.255.0\"; mac = \"de:21:e8:47:6b:6a\"; };\n",
+                 config(test_plugin("net_probe"), "", 1, 1000));
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        tap = vmrun_str(vmrun_event(&r, "started", 0), "tap");
+        ck_assert_ptr_nonnull(tap);
+        snprintf(want, sizeof(want), "net: %s 192.168.77.1 255.255.255.0 de:21:e8:47:6b:6a", tap);
+        for (size_t i = 0; !line && vmrun_event(&r, "plugin_output", i); i++)
+                if (strcmp(vmrun_str(vmrun_event(&r, "plugin_output", i), "line"), want) == 0)
+                        line = want;
+        ck_assert_msg(line != NULL, "no line '%s' in:\n%s", want, r.out);
+        /* The tap vmlaunch created is gone with it. */
+        ck_assert_uint_eq(if_nametoindex(tap), 0);
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_no_network_enodata) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("net_probe"), "\"--none\"", 1, 1000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_ptr_null(json_object_object_get(vmrun_event(&r, "started", 0), "tap"));
+        vmrun_free(&r);
+}
+END_TEST
+
 START_TEST(test_vcpus_above_kvm_limit) {
         struct vmrun r;
         struct vmrun_opts o = { .config = config(HELLO_PLUGIN, "", 4096, 1000) };
@@ -235,6 +277,7 @@ int main(void) {
         int failed;
 
         test_require(test_have_kvm(), "/dev/kvm (KVM API 12)");
+        test_require(test_is_root(), "root (the jail's gid maps, the tap)");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_hello);
         tcase_add_test(tc, test_plugin_error_exit);
@@ -248,6 +291,8 @@ int main(void) {
         tcase_add_test(tc, test_stderr_any_bytes);
         tcase_add_test(tc, test_bad_messages_drop_only_the_connection);
         tcase_add_test(tc, test_vcpus_above_kvm_limit);
+        tcase_add_test(tc, test_network_tap);
+        tcase_add_test(tc, test_no_network_enodata);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
