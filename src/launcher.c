@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "plugin.h"
+#include "seccomp_policy.h"
 #include "server.h"
 #include "tap.h"
 #include "util.h"
@@ -54,7 +55,8 @@ struct launcher {
         struct server *server;
         struct plugin plugin;
         struct output out, err;
-        const struct sock_fprog *seccomp;       /* compiled policy, or NULL */
+        struct sock_fprog seccomp_prog;         /* compiled policy; len 0: none */
+        const struct sock_fprog *seccomp;       /* &seccomp_prog, or NULL */
         struct tap tap;
 
         bool stopping;
@@ -395,6 +397,15 @@ static int setup_network(struct launcher *l) {
         return 0;
 }
 
+const char *launcher_default_policy(const struct vm_config *c) {
+        if (c->sandbox.seccomp_policy)
+                return c->sandbox.seccomp_policy;
+        /* Installed, or else the one in the source tree this was built from. */
+        if (access(VMLAUNCH_POLICY_INSTALLED, R_OK) == 0)
+                return VMLAUNCH_POLICY_INSTALLED;
+        return VMLAUNCH_POLICY_SOURCE;
+}
+
 static int setup(struct launcher *l) {
         const struct vm_config *c = l->config;
         _cleanup_close_ int plugin_end = -1;
@@ -434,6 +445,19 @@ static int setup(struct launcher *l) {
                 return r;
         }
 
+        if (c->sandbox.enabled) {
+                const char *policy = launcher_default_policy(c);
+
+                /* A policy error is a config error: nothing has started. */
+                r = seccomp_policy_compile(policy, c->sandbox.seccomp_log_failures, stderr, &l->seccomp_prog);
+                if (r < 0) {
+                        set_result(l->res, r == -EINVAL ? EXIT_VM_CONFIG : EXIT_VM_FAILED,
+                                   "%s: sandbox.seccomp_policy %s: %s", r == -EINVAL ? "config" : "error", policy,
+                                   r == -EINVAL ? "invalid (see above)" : strerror(-r));
+                        return r;
+                }
+                l->seccomp = &l->seccomp_prog;
+        }
         r = vm_new(c, &l->vm, &step);
         if (r == -E2BIG) {
                 set_result(l->res, EXIT_VM_CONFIG, "config: %s: %s", c->path, step);
@@ -557,6 +581,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
         plugin_close(&l.plugin);
         server_free(l.server);
         tap_close(&l.tap);
+        seccomp_policy_free(&l.seccomp_prog);
         vm_free(l.vm);
         safe_close(l.watchdog.fd);
         safe_close(l.tick.fd);

@@ -27,5 +27,9 @@ struct launch_result {
         char plugin_status[64]; /* "exited 0", "killed by SIGKILL", "not started" */
 };
 
+/* The seccomp policy the plugin gets: sandbox.seccomp_policy, or the
+ * installed plugin.policy, or the source tree's. */
+const char *launcher_default_policy(const struct vm_config *config);
+
 /* Runs the VM to its end.  Always fills *res; returns res->exit_code. */
 int launcher_run(const struct vm_config *config, struct monitor *mon, struct launch_result *res);

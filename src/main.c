@@ -9,6 +9,7 @@
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
+#include "seccomp_policy.h"
 #include "status.h"
 #include "util.h"
 
@@ -119,8 +120,17 @@ int main(int argc, char **argv) {
         r = config_load(path, sets, n_sets, stderr, &config);
         if (r < 0)
                 return EXIT_VM_CONFIG;
-        if (check)
+        if (check) {
+                if (config->sandbox.enabled) {
+                        struct sock_fprog prog = { 0 };
+
+                        r = seccomp_policy_compile(launcher_default_policy(config), false, stderr, &prog);
+                        seccomp_policy_free(&prog);
+                        if (r < 0)
+                                return EXIT_VM_CONFIG;
+                }
                 return config_print(config, stdout) < 0 ? EXIT_VM_FAILED : 0;
+        }
 
         if (!headless && (tui || isatty(STDOUT_FILENO)))
                 log_warning("the terminal monitor is not built yet; running headless");

@@ -22,8 +22,9 @@ static const char *config(const char *plugin, const char *args, unsigned vcpus, 
                  "plugin = {\n"
                  "  path = \"%s\";\n"
                  "  args = [ %s ];\n"
-                 "};\n",
-                 vcpus, timeout_ms, plugin, args);
+                 "};\n"
+                 "sandbox = { seccomp_policy = \"%s\"; };\n",
+                 vcpus, timeout_ms, plugin, args, TEST_SECCOMP_POLICY);
         return config_buf;
 }
 
@@ -258,6 +259,41 @@ START_TEST(test_no_network_enodata) {
 }
 END_TEST
 
+START_TEST(test_seccomp_violation_kills) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("seccomp_violator"), "", 1, 1000) };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 33);
+        check_envelope(&r);
+        ck_assert(vmrun_output_has(&r, "opening an AF_INET socket"));
+        ck_assert(!vmrun_output_has(&r, "still alive"));
+        ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "seccomp"));
+        vmrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_bad_policy_is_config_error) {
+        struct vmrun r;
+        char text[8192], policy[256];
+        struct vmrun_opts o = { .config = text };
+        FILE *f;
+
+        snprintf(policy, sizeof(policy), "%s/bad.policy", vmrun_tmpdir());
+        f = fopen(policy, "w");
+        fputs("read: 1\nnot_a_syscall: 1\n", f);
+        fclose(f);
+        snprintf(text, sizeof(text), "%s", config(HELLO_PLUGIN, "", 1, 1000));
+        /* The last sandbox group wins: point it at the broken policy. */
+        snprintf(strstr(text, "sandbox = {"), sizeof(text) - (size_t)(strstr(text, "sandbox = {") - text),
+                 "sandbox = { seccomp_policy = \"%s\"; };\n", policy);
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "bad.policy:2: unknown syscall"), "stderr: %s", r.err);
+        vmrun_free(&r);
+}
+END_TEST
+
 START_TEST(test_vcpus_above_kvm_limit) {
         struct vmrun r;
         struct vmrun_opts o = { .config = config(HELLO_PLUGIN, "", 4096, 1000) };
@@ -293,6 +329,8 @@ int main(void) {
         tcase_add_test(tc, test_vcpus_above_kvm_limit);
         tcase_add_test(tc, test_network_tap);
         tcase_add_test(tc, test_no_network_enodata);
+        tcase_add_test(tc, test_seccomp_violation_kills);
+        tcase_add_test(tc, test_bad_policy_is_config_error);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,29 @@
+/* Seccomp policies in minijail's syntax, compiled into a BPF program with
+ * libseccomp by our own small parser.  The policy is compiled in the
+ * parent; the child between clone and exec only loads it (jail.c).
+ *
+ * Syntax, one rule per line:
+ *   read: 1                             allow
+ *   ioctl: arg1 == TCGETS || arg1 == FIONREAD
+ *   mmap: arg2 in ~PROT_EXEC            (no bit outside the mask)
+ *   open: arg1 & O_CREAT                (some bit of the mask set)
+ *   mmap: arg2 != PROT_NONE && arg3 == MAP_PRIVATE
+ *   uname: return EPERM                 (fail with an errno)
+ *   @include /abs/path or relative/to/this/file.policy
+ *   @frequency ...                      (ignored)
+ *   # comment
+ * Values: numbers (decimal, 0x hex, 0 octal), the constants of the table in
+ * seccomp_policy.c, `|` between them, `~` before one.  Syscalls not listed
+ * kill the process (or are logged with log_failures). */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Parses and compiles `path`.  Errors go to `errors` as "FILE:LINE:
+ * message" lines; -EINVAL then.  On success *ret_prog holds an allocated
+ * program (free with seccomp_policy_free). */
+int seccomp_policy_compile(const char *path, bool log_failures, FILE *errors, struct sock_fprog *ret_prog);
+
+void seccomp_policy_free(struct sock_fprog *prog);
