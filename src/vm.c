@@ -12,12 +12,21 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "util.h"
 #include "vcpu.h"
+
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /* A Shutdown VcpuRequest: field 8, an empty message. */
 static const uint8_t shutdown_request[] = { 0x42, 0x00 };
@@ -322,6 +331,20 @@ int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64
                 return -errno;
         if (vm->config->hugepages && madvise(host, length, MADV_HUGEPAGE) < 0)
                 log_debug("MADV_HUGEPAGE on memory %u: %m", id);
+        /* A hugetlbfs memfd (MFD_HUGETLB): fault every page in now, so that
+         * a pool too small for the region is a clean ENOMEM for the plugin
+         * and not a SIGBUS in the guest later. */
+        {
+                struct statfs sfs;
+
+                if (fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC &&
+                    madvise(host, length, read_only ? MADV_POPULATE_READ : MADV_POPULATE_WRITE) < 0) {
+                        int r = errno == EFAULT || errno == EINVAL ? -ENOMEM : -errno;
+
+                        munmap(host, length);
+                        return r;
+                }
+        }
         reg = (struct kvm_userspace_memory_region){
                 .slot = slot,
                 .flags = (read_only ? KVM_MEM_READONLY : 0) | (dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0),

@@ -294,6 +294,45 @@ START_TEST(test_bad_policy_is_config_error) {
 }
 END_TEST
 
+/* Sets vm.nr_hugepages; returns the old value. */
+static long set_hugepages(long n) {
+        FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
+        long old = -1;
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fscanf(f, "%ld", &old), 1);
+        rewind(f);
+        fprintf(f, "%ld\n", n);
+        fclose(f);
+        return old;
+}
+
+START_TEST(test_hugetlb_memory) {
+        struct vmrun ok, short_pool;
+        struct vmrun_opts o1 = { .config = NULL }, o2 = { .config = NULL };
+        char c1[8192], c2[8192];
+        long old = set_hugepages(2);    /* 4 MiB of 2 MiB pages */
+
+        snprintf(c1, sizeof(c1), "%s", config(test_plugin("hugepage_probe"), "\"2\", \"ok\"", 1, 1000));
+        snprintf(c2, sizeof(c2), "%s", config(test_plugin("hugepage_probe"), "\"8\", \"ENOMEM\"", 1, 1000));
+        o1.config = c1;
+        o2.config = c2;
+        vmrun(&o1, &ok);
+        vmrun(&o2, &short_pool);
+        set_hugepages(old);
+        if (ok.status != 0)
+                dump(&ok);
+        ck_assert_int_eq(ok.status, 0);
+        /* The pool cannot hold 8 MiB: a clean error, not a SIGBUS. */
+        if (short_pool.status != 0)
+                dump(&short_pool);
+        ck_assert_int_eq(short_pool.status, 0);
+        ck_assert(vmrun_output_has(&short_pool, "Cannot allocate memory"));
+        vmrun_free(&ok);
+        vmrun_free(&short_pool);
+}
+END_TEST
+
 START_TEST(test_vcpus_above_kvm_limit) {
         struct vmrun r;
         struct vmrun_opts o = { .config = config(HELLO_PLUGIN, "", 4096, 1000) };
@@ -331,6 +370,7 @@ int main(void) {
         tcase_add_test(tc, test_no_network_enodata);
         tcase_add_test(tc, test_seccomp_violation_kills);
         tcase_add_test(tc, test_bad_policy_is_config_error);
+        tcase_add_test(tc, test_hugetlb_memory);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
