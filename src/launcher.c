@@ -92,7 +92,8 @@ static int watch(struct launcher *l, int fd, struct loop_source *src) {
 }
 
 static void emit_line(struct launcher *l, struct output *o, const char *line, size_t len) {
-        log_info("plugin %s: %.*s", o->stream == MONITOR_STDOUT ? "stdout" : "stderr", (int)len, line);
+        if (!l->mon || !l->mon->shows_plugin_output)
+                log_info("plugin %s: %.*s", o->stream == MONITOR_STDOUT ? "stdout" : "stderr", (int)len, line);
         if (l->mon && l->mon->plugin_output)
                 l->mon->plugin_output(l->mon, o->stream, line, len);
 }

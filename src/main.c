@@ -1,6 +1,7 @@
 /* vmlaunch: parse the command line, load the config, run the launcher. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "seccomp_policy.h"
 #include "status.h"
+#include "tui.h"
 #include "util.h"
 
 static void usage(FILE *f) {
@@ -50,6 +52,7 @@ int main(int argc, char **argv) {
         _cleanup_free_ char **sets = NULL;
         struct launch_result res;
         struct status *status = NULL;
+        struct tui *monitor_tui = NULL;
         const char *path = NULL;
         bool check = false, headless = false, tui = false;
         unsigned long stats_interval = 0;
@@ -132,13 +135,23 @@ int main(int argc, char **argv) {
                 return config_print(config, stdout) < 0 ? EXIT_VM_FAILED : 0;
         }
 
-        if (!headless && (tui || isatty(STDOUT_FILENO)))
-                log_warning("the terminal monitor is not built yet; running headless");
-        r = status_new(stdout, (unsigned)stats_interval, &status);
-        if (r < 0)
-                return EXIT_VM_FAILED;
-        launcher_run(config, status_monitor(status), &res);
-        status_free(status);
+        if (!headless && (tui || isatty(STDOUT_FILENO))) {
+                r = tui_new(&monitor_tui);
+                if (r < 0) {
+                        fprintf(stderr, "vmlaunch: --tui: stdin and stdout must be a terminal\n");
+                        return EXIT_VM_CONFIG;
+                }
+                launcher_run(config, tui_monitor(monitor_tui), &res);
+                tui_free(monitor_tui);
+        } else {
+                /* Headless: a hang-up from a closing terminal is no stop. */
+                signal(SIGHUP, SIG_IGN);
+                r = status_new(stdout, (unsigned)stats_interval, &status);
+                if (r < 0)
+                        return EXIT_VM_FAILED;
+                launcher_run(config, status_monitor(status), &res);
+                status_free(status);
+        }
         if (res.exit_code == 0)
                 log_info("exit 0: %s", res.reason);
         else

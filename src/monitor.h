@@ -3,6 +3,7 @@
  * any may be NULL. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,6 +32,7 @@ struct monitor {
         void *userdata;
         unsigned tick_ms;       /* 0: no tick */
         int input_fd;           /* watched for input when >= 0 (TUI keys) */
+        bool shows_plugin_output;  /* the launcher need not log plugin lines */
 
         void (*started)(struct monitor *m, const struct monitor_info *info);
         void (*running)(struct monitor *m);     /* the vCPUs run */

@@ -1,0 +1,84 @@
+#!/bin/sh
+# The terminal monitor under tmux, for real: a busy 2-vCPU VM; the vCPU
+# rows are there and their counters grow, the plugin's stderr line shows,
+# a resize keeps the layout, `q` shows the countdown and vmlaunch exits 0,
+# and the terminal is sane afterwards.  Needs /dev/kvm, root and tmux.
+# Usage: test_tui.sh VMLAUNCH_BIN TEST_PLUGIN_DIR POLICY
+set -u
+bin=$1 plugins=$2 policy=$3
+
+skip() {
+        if [ "${CI:-}" = true ]; then
+                echo "FAIL: $1 is missing, and CI=true requires it" >&2
+                exit 1
+        fi
+        echo "SKIP: $1 is missing" >&2
+        exit 77
+}
+command -v tmux > /dev/null || skip tmux
+(exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm"
+[ "$(id -u)" = 0 ] || skip root
+
+dir=$(mktemp -d /tmp/vmlaunch-tui-XXXXXX)
+sock="$dir/tmux.sock"
+cleanup() {
+        tmux -S "$sock" kill-server 2> /dev/null
+        rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+        echo "FAIL: $1" >&2
+        echo "--- screen:" >&2
+        tmux -S "$sock" capture-pane -p -t t >&2 2> /dev/null
+        exit 1
+}
+cat > "$dir/vm.conf" << EOC
+name = "tuitest";
+vcpus = 2;
+shutdown_timeout_ms = 3000;
+plugin = { path = "$plugins/busy"; };
+sandbox = { seccomp_policy = "$policy"; };
+EOC
+
+tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
+        "sh -c '$bin --tui -c $dir/vm.conf; echo \$? > $dir/status; stty -a > $dir/stty; sleep 30'"
+cap() { tmux -S "$sock" capture-pane -p -t t; }
+# Wait for both rows and a non-zero total.
+for _ in $(seq 100); do
+        cap | grep -q "busy: running" && cap | grep -qE "^ +1 +[0-9]" && break
+        sleep 0.2
+done
+s1=$(cap)
+echo "$s1" | grep -q "tuitest" || fail "no header with the VM name"
+echo "$s1" | grep -q "running" || fail "state is not running"
+echo "$s1" | grep -qE "^ +0 +[0-9]" || fail "no row for vCPU 0"
+echo "$s1" | grep -qE "^ +1 +[0-9]" || fail "no row for vCPU 1"
+echo "$s1" | grep -q "busy: running" || fail "the plugin's stderr line is not shown"
+total1=$(echo "$s1" | awk '$1 == "total" { print $9 }')
+sleep 1.5
+total2=$(cap | awk '$1 == "total" { print $9 }')
+[ -n "$total1" ] && [ -n "$total2" ] && [ "$total2" -gt "$total1" ] ||
+        fail "the exit counters do not grow ($total1 then $total2)"
+
+tmux -S "$sock" resize-window -t t -x 80 -y 24
+sleep 0.7
+s2=$(cap)
+echo "$s2" | grep -q "tuitest" || fail "header lost after resize"
+echo "$s2" | grep -qE "^ *total" || fail "totals row lost after resize"
+
+tmux -S "$sock" send-keys -t t q
+for _ in $(seq 50); do
+        cap | grep -q "SIGKILL in" && break
+        [ -f "$dir/status" ] && break
+        sleep 0.1
+done
+[ -f "$dir/status" ] || cap | grep -q "SIGKILL in" || fail "no countdown after q"
+for _ in $(seq 100); do
+        [ -f "$dir/stty" ] && break
+        sleep 0.1
+done
+[ -f "$dir/status" ] || fail "vmlaunch did not exit after q"
+[ "$(cat "$dir/status")" = 0 ] || fail "exit status $(cat "$dir/status"), want 0"
+grep -q " echo" "$dir/stty" && grep -q " icanon" "$dir/stty" || fail "terminal not restored: $(cat "$dir/stty")"
+cap | grep -q "exit 0" || fail "no final line on the restored terminal"
+echo "test_tui: all checks passed"
