@@ -33,21 +33,34 @@ mkdir -p "$state"
         echo
 } > "$state/cmd"
 
-timeout --foreground -k 5 "${KVMHOST_TIMEOUT:-900}" \
-        qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${KVMHOST_CPUS:-2}" -m "${KVMHOST_MEM:-2048}" \
-        -display none -no-reboot -nodefaults -monitor none \
-        -serial "file:$state/console.log" -serial stdio \
-        -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
-        -append "console=ttyS0 kvmhost.out=ttyS1 quiet loglevel=0 panic=-1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.cwd=$cwd" \
-        -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
-        -virtfs "local,path=$work,mount_tag=work,security_model=passthrough" \
-        || { rc=$?; [ $rc -eq 124 ] && echo "run-in-guest.sh: timed out" >&2; }
+boot() {
+        timeout --foreground -k 5 "${KVMHOST_TIMEOUT:-900}" \
+                qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${KVMHOST_CPUS:-2}" -m "${KVMHOST_MEM:-2048}" \
+                -display none -no-reboot -nodefaults -monitor none \
+                -serial "file:$state/console.log" -serial stdio \
+                -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
+                -append "console=ttyS0 kvmhost.out=ttyS1 loglevel=4 panic=-1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.cwd=$cwd" \
+                -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+                -virtfs "local,path=$work,mount_tag=work,security_model=passthrough"
+}
+qrc=0
+boot || qrc=$?
+if [ ! -f "$state/status" ] && [ "$qrc" -ne 124 ]; then
+        # The emulated guest itself died (not the command): show its console
+        # and boot once more, so an emulator hiccup is not taken for a test
+        # failure.  A second loss is reported as a failure.
+        echo "run-in-guest.sh: the guest died without an exit status; its console:" >&2
+        tail -n 40 "$state/console.log" >&2 2>/dev/null || true
+        echo "run-in-guest.sh: booting again" >&2
+        boot || qrc=$?
+fi
+[ "$qrc" -eq 124 ] && echo "run-in-guest.sh: timed out" >&2
 if [ -f "$state/status" ]; then
         rc=$(cat "$state/status")
 else
         echo "run-in-guest.sh: the guest left no exit status; its console:" >&2
-        cat "$state/console.log" >&2 2>/dev/null || true
-        rc=${rc:-1}
+        tail -n 40 "$state/console.log" >&2 2>/dev/null || true
+        rc=1
 fi
 rm -rf "$state"
 exit "$rc"
