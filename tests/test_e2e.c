@@ -1,6 +1,10 @@
 /* End to end: the real vmlaunch binary, real KVM VMs, real plugin
  * processes built against our SDK.  Needs /dev/kvm. */
 #include <check.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,6 +129,12 @@ START_TEST(test_hung_plugin_killed_at_deadline) {
         ck_assert_ptr_nonnull(strstr(vmrun_str(stopping, "reason"), "SIGTERM"));
         ck_assert_int_le(atoi(vmrun_str(stopping, "deadline_ms")), 500);
         ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "hung plugin killed"));
+        /* Killed at the deadline: 500 ms after the stop, within a margin. */
+        {
+                double waited = vmrun_time(vmrun_event(&r, "exited", 0)) - vmrun_time(stopping);
+
+                ck_assert_msg(waited >= 0.45 && waited < 0.5 + 2.0, "died %.3f s after the stop", waited);
+        }
         ck_assert_str_eq(vmrun_str(vmrun_event(&r, "exited", 0), "plugin"), "killed by SIGKILL");
         vmrun_free(&r);
 }
@@ -145,6 +155,83 @@ START_TEST(test_second_sigterm_kills_now) {
         ck_assert_ptr_nonnull(strstr(vmrun_str(vmrun_event(&r, "exited", 0), "reason"), "killed on request"));
         /* Far sooner than the 60 s countdown. */
         ck_assert(r.seconds < 20);
+        vmrun_free(&r);
+}
+END_TEST
+
+/* SIGTERM: a graceful stop within the countdown, exit 0; the events are
+ * started, running, stopping, exited in that order; and a service manager
+ * listening on NOTIFY_SOCKET hears READY=1 and then STOPPING=1. */
+START_TEST(test_sigterm_graceful_and_sd_notify) {
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        char sock_path[sizeof(addr.sun_path)], buf[512], seen[2048] = "";
+        struct vmrun r;
+        struct vmrun_opts o = {
+                .config = config(test_plugin("busy"), "", 2, 5000),
+                .signal = SIGTERM,
+                .notify_socket = sock_path,
+        };
+        const char *order[] = { "started", "running", "stopping", "exited" };
+        size_t next = 0;
+        ssize_t n;
+        int fd;
+
+        snprintf(sock_path, sizeof(sock_path), "%s/notify.sock", vmrun_tmpdir());
+        memcpy(addr.sun_path, sock_path, sizeof(addr.sun_path));
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        for (size_t i = 0; i < r.n_events && next < 4; i++)
+                if (strcmp(vmrun_str(r.events[i], "event"), order[next]) == 0)
+                        next++;
+        ck_assert_msg(next == 4, "events out of order:\n%s", r.out);
+        ck_assert(vmrun_time(vmrun_event(&r, "exited", 0)) - vmrun_time(vmrun_event(&r, "stopping", 0)) < 5.0);
+        ck_assert(vmrun_output_has(&r, "busy: stopping"));
+        ck_assert_str_eq(vmrun_str(vmrun_event(&r, "exited", 0), "plugin"), "exited 0");
+        while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+                buf[n] = '\0';
+                strncat(seen, buf, sizeof(seen) - strlen(seen) - 2);
+                strcat(seen, "\n");
+        }
+        close(fd);
+        ck_assert_msg(strstr(seen, "READY=1") && strstr(seen, "STOPPING=1") &&
+                              strstr(seen, "READY=1") < strstr(seen, "STOPPING=1"),
+                      "sd_notify messages: %s", seen);
+        ck_assert_ptr_nonnull(strstr(seen, "EXTEND_TIMEOUT_USEC="));
+        vmrun_free(&r);
+}
+END_TEST
+
+/* The jail seen from inside, through vmlaunch itself: the probe checks
+ * its namespaces, capabilities, seccomp, devices and binds. */
+START_TEST(test_jail_probe) {
+        struct vmrun r;
+        char text[8192], ro[128], rw[128];
+        struct vmrun_opts o = { .config = text };
+
+        snprintf(ro, sizeof(ro), "%s/ro", vmrun_tmpdir());
+        snprintf(rw, sizeof(rw), "%s/rw", vmrun_tmpdir());
+        mkdir(ro, 0755);
+        mkdir(rw, 0755);
+        snprintf(text, sizeof(text),
+                 "plugin = {\n"
+                 "  path = \"%s\";\n"
+                 "  args = [ \"--seccomp\", \"--ro\", \"/mnt/ro\", \"--rw\", \"/mnt/rw\", \"--gid-map\", \"2000 2000 3\" ];\n"
+                 "  mounts = ( { src = \"%s\"; dst = \"/mnt/ro\"; }, { src = \"%s\"; dst = \"/mnt/rw\"; writable = true; } );\n"
+                 "  gid_maps = ( { inner = 2000; outer = 2000; count = 3; } );\n"
+                 "};\n"
+                 "sandbox = { seccomp_policy = \"%s/tests/seccomp/probe.policy\"; };\n",
+                 test_plugin("jail_probe"), ro, rw, SOURCE_DIR);
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert(vmrun_output_has(&r, "jail_probe: all checks passed"));
         vmrun_free(&r);
 }
 END_TEST
@@ -360,6 +447,8 @@ int main(void) {
         tcase_add_test(tc, test_plugin_crash);
         tcase_add_test(tc, test_hung_plugin_killed_at_deadline);
         tcase_add_test(tc, test_second_sigterm_kills_now);
+        tcase_add_test(tc, test_sigterm_graceful_and_sd_notify);
+        tcase_add_test(tc, test_jail_probe);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);

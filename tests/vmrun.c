@@ -103,6 +103,10 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         if (pid == 0) {
                 dup2(outp[1], 1);
                 dup2(errp[1], 2);
+                if (o->notify_socket)
+                        setenv("NOTIFY_SOCKET", o->notify_socket, 1);
+                else
+                        unsetenv("NOTIFY_SOCKET");
                 execv(argv[0], (char **)argv);
                 _exit(127);
         }
@@ -185,6 +189,14 @@ json_object *vmrun_event(const struct vmrun *r, const char *name, size_t nth) {
                         return r->events[i];
         }
         return NULL;
+}
+
+double vmrun_time(json_object *o) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, "time", &v))
+                return -1;
+        return json_object_get_double(v);
 }
 
 bool vmrun_output_has(const struct vmrun *r, const char *needle) {

@@ -23,11 +23,15 @@ struct vmrun_opts {
         int signal;             /* sent once the "running" event is seen (0: none) */
         int signal_again_ms;    /* > 0: the same signal again after this delay */
         int timeout_s;          /* the run is killed after this (default 60) */
+        const char *notify_socket;  /* NOTIFY_SOCKET for vmlaunch, or NULL */
 };
 
 /* Runs; fails the test (ck_abort) on timeout. */
 void vmrun(const struct vmrun_opts *o, struct vmrun *ret);
 void vmrun_free(struct vmrun *r);
+
+/* The "time" of an event, in seconds. */
+double vmrun_time(json_object *o);
 
 /* The first event named `name`, or NULL. */
 json_object *vmrun_event(const struct vmrun *r, const char *name, size_t nth);

@@ -147,14 +147,24 @@ static void wake(int sig) {
         (void)sig;
 }
 
-static void teardown(struct guest *g, unsigned n_threads, struct vcpu_arg *args) {
+static void teardown(struct guest *g, unsigned n_threads, struct vcpu_arg *args, int status_on_stuck) {
         /* A vCPU thread may be blocked in crosvm_vcpu_wait for good: a
          * signal without SA_RESTART makes the wait return -EINTR, and the
          * thread sees `stopping`.  Signalled until it is gone, since one
          * may land just before the thread blocks. */
         __atomic_store_n(&g->stopping, true, __ATOMIC_SEQ_CST);
         for (unsigned i = 0; i < n_threads; i++) {
+                unsigned tries = 0;
+
                 while (pthread_tryjoin_np(g->threads[i], NULL) != 0) {
+                        /* A thread waiting for the reply to a request the
+                         * host will no longer answer (the VM stopped under
+                         * it) cannot be woken: after a second, leave
+                         * without freeing what it still uses. */
+                        if (++tries > 1000) {
+                                fflush(NULL);
+                                _exit(status_on_stuck);
+                        }
                         pthread_kill(g->threads[i], SIGUSR1);
                         usleep(1000);
                 }
@@ -215,6 +225,6 @@ int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io
                 }
         }
 out:
-        teardown(g, started, args);
+        teardown(g, started, args, status);
         return status;
 }

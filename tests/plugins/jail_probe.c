@@ -72,6 +72,27 @@ static void check_fds(void) {
               sock ? sock : "unset");
 }
 
+/* Only the four device nodes the jail binds. */
+static void check_dev(void) {
+        static const char *const allowed[] = { "full", "null", "urandom", "zero" };
+        DIR *d = opendir("/dev");
+        struct dirent *e;
+
+        CHECK(d != NULL, "cannot list /dev: %s", strerror(errno));
+        if (!d)
+                return;
+        while ((e = readdir(d))) {
+                bool ok = false;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+                        ok = ok || strcmp(e->d_name, allowed[i]) == 0;
+                CHECK(ok, "unexpected /dev/%s", e->d_name);
+        }
+        closedir(d);
+}
+
 static void check_network(void) {
         char line[256];
         FILE *f = fopen("/proc/net/dev", "re");
@@ -152,6 +173,7 @@ int main(int argc, char **argv) {
               "the root is not a nosuid,nodev,noexec tmpfs");
         check_fds();
         check_network();
+        check_dev();
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--ro") == 0 && i + 1 < argc)
                         check_write(argv[++i], false);
