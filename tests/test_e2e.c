@@ -207,6 +207,37 @@ START_TEST(test_sigterm_graceful_and_sd_notify) {
 }
 END_TEST
 
+/* --stats-interval: per-vCPU counters every second, growing. */
+START_TEST(test_stats_events) {
+        static const char *const extra[] = { "--stats-interval", "1", NULL };
+        struct vmrun r;
+        struct vmrun_opts o = {
+                .config = config(test_plugin("busy"), "", 2, 5000),
+                .extra_args = extra,
+                .signal = SIGTERM,
+                .signal_delay_ms = 2600,
+        };
+        json_object *first, *last, *vcpus, *total;
+        long long out1, out2;
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        first = vmrun_event(&r, "stats", 0);
+        last = vmrun_event(&r, "stats", 1);
+        ck_assert_msg(first && last, "fewer than two stats events:\n%s", r.out);
+        ck_assert(json_object_object_get_ex(first, "vcpus", &vcpus));
+        ck_assert_int_eq((int)json_object_array_length(vcpus), 2);
+        ck_assert_ptr_nonnull(vmrun_str(json_object_array_get_idx(vcpus, 1), "io_out"));
+        ck_assert(json_object_object_get_ex(first, "total", &total));
+        out1 = atoll(vmrun_str(total, "io_out"));
+        ck_assert(json_object_object_get_ex(last, "total", &total));
+        out2 = atoll(vmrun_str(total, "io_out"));
+        ck_assert_msg(out2 > out1 && out1 > 0, "io_out %lld then %lld", out1, out2);
+        vmrun_free(&r);
+}
+END_TEST
+
 /* The jail seen from inside, through vmlaunch itself: the probe checks
  * its namespaces, capabilities, seccomp, devices and binds. */
 START_TEST(test_jail_probe) {
@@ -449,6 +480,7 @@ int main(void) {
         tcase_add_test(tc, test_second_sigterm_kills_now);
         tcase_add_test(tc, test_sigterm_graceful_and_sd_notify);
         tcase_add_test(tc, test_jail_probe);
+        tcase_add_test(tc, test_stats_events);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);

@@ -74,7 +74,7 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         struct buf out = { 0 }, err = { 0 };
         int timeout = o->timeout_s ? o->timeout_s : 60;
         bool signalled = false, signalled_again = false;
-        double start, signal_time = 0;
+        double start, signal_time = 0, running_time = 0;
         size_t k = 0;
         FILE *f;
         pid_t pid;
@@ -122,9 +122,13 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
                 if (p[1].revents)
                         buf_read(&err, &errp[0]);
                 if (o->signal && !signalled && out.p && strstr(out.p, "\"event\":\"running\"")) {
-                        kill(pid, o->signal);
-                        signalled = true;
-                        signal_time = now();
+                        if (!running_time)
+                                running_time = now();
+                        if (now() - running_time >= o->signal_delay_ms / 1000.0) {
+                                kill(pid, o->signal);
+                                signalled = true;
+                                signal_time = now();
+                        }
                 }
                 if (o->signal_again_ms && signalled && !signalled_again &&
                     now() - signal_time > o->signal_again_ms / 1000.0) {

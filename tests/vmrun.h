@@ -22,6 +22,7 @@ struct vmrun_opts {
         const char *const *extra_args;  /* more vmlaunch arguments, NULL-terminated */
         int signal;             /* sent once the "running" event is seen (0: none) */
         int signal_again_ms;    /* > 0: the same signal again after this delay */
+        int signal_delay_ms;    /* wait this long after "running" before the first */
         int timeout_s;          /* the run is killed after this (default 60) */
         const char *notify_socket;  /* NOTIFY_SOCKET for vmlaunch, or NULL */
 };
