@@ -675,6 +675,13 @@ static int run_loop(struct vcpu *v) {
                                            "vCPU %u: guest shutdown (triple fault)", v->id);
                         return 0;
                 case KVM_EXIT_INTERNAL_ERROR:
+                        /* Kicked while the VM is being torn down: not a
+                         * crash of a guest that was still wanted. */
+                        if (dying(v)) {
+                                log_debug("vCPU %u: KVM internal error %u during teardown", v->id,
+                                          run->internal.suberror);
+                                return 0;
+                        }
                         vm_set_stop_reason(v->vm, VM_STOP_VCPU_ERROR, "vCPU %u: KVM internal error, suberror %u",
                                            v->id, run->internal.suberror);
                         return -EIO;

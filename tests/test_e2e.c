@@ -207,6 +207,32 @@ START_TEST(test_sigterm_graceful_and_sd_notify) {
 }
 END_TEST
 
+/* One protocol area per run of protocol_probe (see its header). */
+static void probe(const char *mode, unsigned vcpus) {
+        struct vmrun r;
+        char args[64];
+        struct vmrun_opts o = { .config = NULL };
+
+        snprintf(args, sizeof(args), "\"%s\"", mode);
+        o.config = config(test_plugin("protocol_probe"), args, vcpus, 2000);
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_msg(r.status == 0, "protocol_probe %s: exit %d", mode, r.status);
+        vmrun_free(&r);
+}
+
+START_TEST(test_ioeventfd) { probe("ioevent", 1); }
+END_TEST
+START_TEST(test_async_write) { probe("async", 1); }
+END_TEST
+START_TEST(test_dirty_log) { probe("dirty", 1); }
+END_TEST
+START_TEST(test_pause_second_connection) { probe("pause", 2); }
+END_TEST
+START_TEST(test_state_round_trips) { probe("state", 1); }
+END_TEST
+
 /* --stats-interval: per-vCPU counters every second, growing. */
 START_TEST(test_stats_events) {
         static const char *const extra[] = { "--stats-interval", "1", NULL };
@@ -481,6 +507,11 @@ int main(void) {
         tcase_add_test(tc, test_sigterm_graceful_and_sd_notify);
         tcase_add_test(tc, test_jail_probe);
         tcase_add_test(tc, test_stats_events);
+        tcase_add_test(tc, test_ioeventfd);
+        tcase_add_test(tc, test_async_write);
+        tcase_add_test(tc, test_dirty_log);
+        tcase_add_test(tc, test_pause_second_connection);
+        tcase_add_test(tc, test_state_round_trips);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);

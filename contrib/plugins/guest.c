@@ -130,6 +130,10 @@ static void *vcpu_thread(void *p) {
                                 continue;
                         break;
                 }
+                case CROSVM_VCPU_EVENT_KIND_PAUSED:
+                        if (g->on_pause)
+                                g->on_pause(g->userdata, a->id, ev.user);
+                        break;
                 default:
                         break;
                 }
