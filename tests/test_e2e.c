@@ -232,6 +232,10 @@ START_TEST(test_pause_second_connection) { probe("pause", 2); }
 END_TEST
 START_TEST(test_state_round_trips) { probe("state", 1); }
 END_TEST
+START_TEST(test_guest_reads_msr_cpuid_dr) { probe("regs", 1); }
+END_TEST
+START_TEST(test_bad_requests_clean_errnos) { probe("errors", 1); }
+END_TEST
 
 /* --stats-interval: per-vCPU counters every second, growing. */
 START_TEST(test_stats_events) {
@@ -512,6 +516,8 @@ int main(void) {
         tcase_add_test(tc, test_dirty_log);
         tcase_add_test(tc, test_pause_second_connection);
         tcase_add_test(tc, test_state_round_trips);
+        tcase_add_test(tc, test_guest_reads_msr_cpuid_dr);
+        tcase_add_test(tc, test_bad_requests_clean_errnos);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);

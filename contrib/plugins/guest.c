@@ -118,6 +118,8 @@ static void *vcpu_thread(void *p) {
                 switch (ev.kind) {
                 case CROSVM_VCPU_EVENT_KIND_INIT:
                         r = init_vcpu(g, a->id, v);
+                        if (r >= 0 && g->on_init)
+                                r = g->on_init(g->userdata, a->id, v);
                         break;
                 case CROSVM_VCPU_EVENT_KIND_IO_ACCESS: {
                         int s = g->io(g->userdata, a->id, v, &ev);

@@ -33,6 +33,8 @@ struct guest {
         const char *name;       /* prefix of error messages */
         pthread_t *threads;     /* one per vCPU, joined by guest_run */
         bool stopping;          /* guest_run is tearing down */
+        /* Optional: called at Init after the real-mode setup, before the resume. */
+        int (*on_init)(void *userdata, unsigned id, struct crosvm_vcpu *vcpu);
         /* Optional: called on a PAUSED event (then resumed) with its user value. */
         void (*on_pause)(void *userdata, unsigned id, void *user);
 };

@@ -9,7 +9,12 @@
  *  dirty    the dirty log marks exactly the pages the guest wrote;
  *  pause    PauseVcpus, sent from a second connection on another thread,
  *           reaches exactly the masked vCPU with its value, which runs on;
- *  state    every vCPU and VM state set round-trips through get/set. */
+ *  state    every vCPU and VM state set round-trips through get/set;
+ *  regs     an MSR, a CPUID leaf and DR0 the plugin set at Init are what
+ *           rdmsr, cpuid and mov-from-dr0 read in the guest;
+ *  errors   bad requests get clean errnos: overlapping ranges (even by
+ *           one byte), overlapping memory, unknown ranges, bad ioevent
+ *           lengths, vCPU ids out of range, a second Start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -159,6 +164,93 @@ static int state_checks(struct crosvm_vcpu *v) {
         return fail_seen ? 2 : 1;
 }
 
+static const uint32_t want_regs[] = { 0x1234, 0x11223344, 0x5678 };
+static unsigned regs_seen;
+
+static int on_init_regs(void *u, unsigned id, struct crosvm_vcpu *v) {
+        struct kvm_msr_entry msr = { .index = 0x174, .data = 0x1234 };  /* IA32_SYSENTER_CS */
+        static struct kvm_cpuid_entry2 cpuid[256];
+        struct kvm_debugregs dregs;
+        uint32_t n = 0;
+        int r;
+
+        (void)u, (void)id;
+        if ((r = crosvm_vcpu_set_msrs(v, 1, &msr)) < 0 ||
+            (r = crosvm_get_supported_cpuid(g.crosvm, 256, cpuid, &n)) < 0)
+                return r;
+        for (uint32_t i = 0; i < n; i++)
+                if (cpuid[i].function == 0)
+                        cpuid[i].ebx = 0x11223344;
+        if ((r = crosvm_vcpu_set_cpuid(v, n, cpuid)) < 0 || (r = crosvm_vcpu_get_debugregs(v, &dregs)) < 0)
+                return r;
+        dregs.db[0] = 0x5678;
+        return crosvm_vcpu_set_debugregs(v, &dregs);
+}
+
+static int on_io_regs(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
+        uint32_t val;
+
+        (void)u, (void)id, (void)v;
+        if (ev->io_access.address == 0x14) {
+                memcpy(&val, ev->io_access.data, sizeof(val));
+                if (regs_seen >= 3 || val != want_regs[regs_seen])
+                        return failf("guest read", (long)val, regs_seen < 3 ? (long)want_regs[regs_seen] : -1);
+                regs_seen++;
+        } else if (ev->io_access.address == DONE)
+                return regs_seen == 3 ? 1 : failf("values seen", regs_seen, 3);
+        return 0;
+}
+
+static int errors_checks(void) {
+        struct crosvm_memory *m = NULL;
+        struct crosvm_io *io = NULL;
+        struct crosvm_vcpu *v = NULL;
+        uint32_t match = 0;
+        bool has = false;
+        int fd, bad = 0;
+
+#define EXPECT(call, want)                                                                      \
+        do {                                                                                    \
+                int got_ = (call);                                                              \
+                if (got_ != (want)) {                                                           \
+                        fprintf(stderr, "protocol_probe errors: %s gave %d, want %d\n", #call,    \
+                                got_, (want));                                                  \
+                        bad++;                                                                  \
+                }                                                                               \
+        } while (0)
+        EXPECT(crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x100, 0x10), 0);
+        EXPECT(crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x108, 0x10), -EPERM);
+        /* Its last byte is the first of the existing range: crosvm took it. */
+        EXPECT(crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0xf9, 8), -EPERM);
+        EXPECT(crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x101, 0), -ENOENT);
+        EXPECT(crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x100, 0), 0);
+        EXPECT(crosvm_reserve_range(g.crosvm, 7, 0x100, 1), -EINVAL);
+        EXPECT(crosvm_create_io_event(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x300, 3, (uint8_t *)&match, &io),
+               -EINVAL);
+        fd = memfd_create("overlap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd >= 0 && ftruncate(fd, 0x10000) == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0)
+                EXPECT(crosvm_create_memory(g.crosvm, fd, 0, 0x10000, 0x8000, false, false, &m), -EEXIST);
+        else
+                bad++;
+        close(fd);
+        /* Without F_SEAL_SHRINK the host refuses the fd. */
+        fd = memfd_create("unsealed", MFD_CLOEXEC);
+        if (fd >= 0 && ftruncate(fd, 0x1000) == 0)
+                EXPECT(crosvm_create_memory(g.crosvm, fd, 0, 0x1000, 0x40000, false, false, &m), -EPERM);
+        close(fd);
+        EXPECT(crosvm_get_vcpu(g.crosvm, 99, &v), -ENOENT);
+        EXPECT(crosvm_check_extension(g.crosvm, KVM_CAP_IRQCHIP, &has), 0);
+        if (!has)
+                bad++;
+        EXPECT(crosvm_check_extension(g.crosvm, 0xffff, &has), 0);
+        if (has)
+                bad++;
+        EXPECT(crosvm_start(g.crosvm), 0);
+        EXPECT(crosvm_start(g.crosvm), -EINVAL);
+#undef EXPECT
+        return bad ? 1 : 0;
+}
+
 static int on_io_state(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
         (void)u, (void)id;
         return ev->io_access.address == DONE ? state_checks(v) : 0;
@@ -215,6 +307,31 @@ int main(int argc, char **argv) {
                 pthread_create(&t, NULL, pauser, NULL);
                 pthread_detach(t);
                 return guest_run(&g, 2, entry, on_io, NULL);
+        } else if (strcmp(mode, "regs") == 0) {
+                static const uint8_t code_regs[] = {
+                        0x66, 0xb9, 0x74, 0x01, 0x00, 0x00,     /* mov ecx, 0x174 */
+                        0x0f, 0x32,                             /* rdmsr */
+                        0x66, 0xe7, 0x14,                       /* out 0x14, eax */
+                        0x66, 0x31, 0xc0,                       /* xor eax, eax */
+                        0x0f, 0xa2,                             /* cpuid */
+                        0x66, 0x89, 0xd8,                       /* mov eax, ebx */
+                        0x66, 0xe7, 0x14,                       /* out 0x14, eax */
+                        0x0f, 0x21, 0xc0,                       /* mov eax, dr0 */
+                        0x66, 0xe7, 0x14,                       /* out 0x14, eax */
+                        0xe6, 0x12, 0xf4, 0xeb, 0xfd,           /* out 0x12, al; hlt; jmp hlt */
+                };
+
+                guest_load(&g, 0x1000, code_regs, sizeof(code_regs));
+                if (crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x14, 1) < 0)
+                        return 1;
+                g.on_init = on_init_regs;
+                return guest_run(&g, 1, entry, on_io_regs, NULL);
+        } else if (strcmp(mode, "errors") == 0) {
+                r = errors_checks();
+
+                crosvm_destroy_memory(g.crosvm, &g.memory);
+                crosvm_destroy_connection(&g.crosvm);
+                return r;
         } else if (strcmp(mode, "state") == 0) {
                 static const uint8_t code_done[] = { 0xe6, 0x12, 0xf4, 0xeb, 0xfd };
 
