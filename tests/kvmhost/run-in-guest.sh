@@ -39,7 +39,7 @@ boot() {
                 -display none -no-reboot -nodefaults -monitor none \
                 -serial "file:$state/console.log" -serial stdio \
                 -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
-                -append "console=ttyS0 kvmhost.out=ttyS1 loglevel=4 panic=-1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.cwd=$cwd" \
+                -append "console=ttyS0 kvmhost.out=ttyS1 loglevel=4 panic=-1 softlockup_panic=1 sysctl.kernel.panic_on_rcu_stall=1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.cwd=$cwd" \
                 -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
                 -virtfs "local,path=$work,mount_tag=work,security_model=passthrough"
 }
@@ -48,7 +48,8 @@ boot || qrc=$?
 if [ ! -f "$state/status" ] && [ "$qrc" -ne 124 ]; then
         # The emulated guest itself died (not the command): show its console
         # and boot once more, so an emulator hiccup is not taken for a test
-        # failure.  A second loss is reported as a failure.
+        # failure.  A second loss is reported as a failure.  (A guest kernel
+        # that locks up panics at once: softlockup_panic, panic_on_rcu_stall.)
         echo "run-in-guest.sh: the guest died without an exit status; its console:" >&2
         tail -n 40 "$state/console.log" >&2 2>/dev/null || true
         echo "run-in-guest.sh: booting again" >&2
