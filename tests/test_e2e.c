@@ -74,6 +74,22 @@ START_TEST(test_hello) {
 }
 END_TEST
 
+/* A closed stdout (the status reader went away) does not stop the VM. */
+START_TEST(test_closed_stdout) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(HELLO_PLUGIN, "", 1, 2000), .close_stdout = true };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_ptr_nonnull(strstr(r.err, "status output failed"));
+        ck_assert_ptr_nonnull(strstr(r.err, "Hello from the guest!"));
+        ck_assert_ptr_nonnull(strstr(r.err, "exit 0: shutdown"));
+        vmrun_free(&r);
+}
+END_TEST
+
 START_TEST(test_plugin_error_exit) {
         struct vmrun r;
         struct vmrun_opts o = { .config = config(test_plugin("exit_code"), "\"3\"", 1, 1000) };
@@ -169,7 +185,9 @@ START_TEST(test_sigterm_graceful_and_sd_notify) {
         struct vmrun_opts o = {
                 .config = config(test_plugin("busy"), "", 2, 5000),
                 .signal = SIGTERM,
+                .signal_delay_ms = 1500,
                 .notify_socket = sock_path,
+                .watchdog_usec = "400000",
         };
         const char *order[] = { "started", "running", "stopping", "exited" };
         size_t next = 0;
@@ -203,6 +221,8 @@ START_TEST(test_sigterm_graceful_and_sd_notify) {
                               strstr(seen, "READY=1") < strstr(seen, "STOPPING=1"),
                       "sd_notify messages: %s", seen);
         ck_assert_ptr_nonnull(strstr(seen, "EXTEND_TIMEOUT_USEC="));
+        /* WatchdogSec=0.4 s: pings every 0.2 s while it ran. */
+        ck_assert_msg(strstr(seen, "WATCHDOG=1"), "no watchdog ping: %s", seen);
         vmrun_free(&r);
 }
 END_TEST
@@ -503,6 +523,7 @@ int main(void) {
         test_require(test_is_root(), "root (the jail's gid maps, the tap)");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_hello);
+        tcase_add_test(tc, test_closed_stdout);
         tcase_add_test(tc, test_plugin_error_exit);
         tcase_add_test(tc, test_plugin_reset_exit);
         tcase_add_test(tc, test_plugin_crash);

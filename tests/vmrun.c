@@ -101,8 +101,21 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
-                dup2(outp[1], 1);
+                if (o->close_stdout) {
+                        int dead[2];
+
+                        /* A reader that went away: every write gets EPIPE. */
+                        if (pipe(dead) < 0)
+                                _exit(127);
+                        close(dead[0]);
+                        dup2(dead[1], 1);
+                } else
+                        dup2(outp[1], 1);
                 dup2(errp[1], 2);
+                if (o->watchdog_usec)
+                        setenv("WATCHDOG_USEC", o->watchdog_usec, 1);
+                else
+                        unsetenv("WATCHDOG_USEC");
                 if (o->notify_socket)
                         setenv("NOTIFY_SOCKET", o->notify_socket, 1);
                 else

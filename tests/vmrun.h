@@ -25,6 +25,8 @@ struct vmrun_opts {
         int signal_delay_ms;    /* wait this long after "running" before the first */
         int timeout_s;          /* the run is killed after this (default 60) */
         const char *notify_socket;  /* NOTIFY_SOCKET for vmlaunch, or NULL */
+        const char *watchdog_usec;  /* WATCHDOG_USEC for vmlaunch, or NULL */
+        bool close_stdout;          /* vmlaunch's stdout is a pipe nobody reads */
 };
 
 /* Runs; fails the test (ck_abort) on timeout. */

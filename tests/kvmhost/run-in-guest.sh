@@ -14,7 +14,8 @@ CACHE=${KVMHOST_CACHE:-/var/cache/vmlaunch-kvmhost}
 
 cwd=$(pwd)
 work=$(git -C "$cwd" rev-parse --show-toplevel 2>/dev/null || echo "$cwd")
-state="$work/.kvmhost"
+# One state directory per run: runs may overlap.
+state="$work/.kvmhost/run-$$"
 rm -rf "$state"
 mkdir -p "$state"
 # The command, quoted for the guest's shell, with the caller's CI setting.
@@ -39,7 +40,7 @@ boot() {
                 -display none -no-reboot -nodefaults -monitor none \
                 -serial "file:$state/console.log" -serial stdio \
                 -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
-                -append "console=ttyS0 kvmhost.out=ttyS1 loglevel=4 panic=-1 softlockup_panic=1 sysctl.kernel.panic_on_rcu_stall=1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.cwd=$cwd" \
+                -append "console=ttyS0 kvmhost.out=ttyS1 loglevel=4 panic=-1 softlockup_panic=1 sysctl.kernel.panic_on_rcu_stall=1 kvm_amd.nested=0 kvmhost.work=$work kvmhost.state=$state kvmhost.cwd=$cwd" \
                 -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
                 -virtfs "local,path=$work,mount_tag=work,security_model=passthrough"
 }
@@ -64,4 +65,5 @@ else
         rc=1
 fi
 rm -rf "$state"
+rmdir "$work/.kvmhost" 2>/dev/null || true
 exit "$rc"
