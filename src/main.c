@@ -135,12 +135,13 @@ int main(int argc, char **argv) {
                 return config_print(config, stdout) < 0 ? EXIT_VM_FAILED : 0;
         }
 
-        if (!headless && (tui || isatty(STDOUT_FILENO))) {
-                r = tui_new(&monitor_tui);
-                if (r < 0) {
-                        fprintf(stderr, "vmlaunch: --tui: stdin and stdout must be a terminal\n");
-                        return EXIT_VM_CONFIG;
-                }
+        /* The monitor when asked for, or when stdout is a terminal and stdin
+         * is one too (keys); otherwise headless. */
+        if (!headless && (tui || isatty(STDOUT_FILENO)) && (r = tui_new(&monitor_tui)) < 0 && tui) {
+                fprintf(stderr, "vmlaunch: --tui: stdin and stdout must be a terminal\n");
+                return EXIT_VM_CONFIG;
+        }
+        if (monitor_tui) {
                 launcher_run(config, tui_monitor(monitor_tui), &res);
                 tui_free(monitor_tui);
         } else {
