@@ -34,7 +34,40 @@ mkdir -p "$state"
         echo
 } > "$state/cmd"
 
+# The guest counts into $state/heartbeat every few seconds.  A guest whose
+# count stands still for HUNG seconds has frozen (the emulator, not the
+# command: a command that hangs is bounded by its own timeouts, e.g.
+# ctest's) and is killed, which counts as the guest dying.
+HUNG=${KVMHOST_HUNG:-120}
 boot() {
+        rm -f "$state/heartbeat"
+        last=$(date +%s)
+        beat=
+        frozen=0
+        qemu &
+        qpid=$!
+        while kill -0 "$qpid" 2>/dev/null; do
+                sleep 2
+                now=$(date +%s)
+                b=$(cat "$state/heartbeat" 2>/dev/null || true)
+                if [ "$b" != "$beat" ]; then
+                        beat=$b
+                        last=$now
+                elif [ $((now - last)) -gt "$HUNG" ]; then
+                        echo "run-in-guest.sh: no heartbeat from the guest for $((now - last)) s; killing it" >&2
+                        frozen=1
+                        pkill -TERM -P "$qpid" 2>/dev/null || true
+                        kill "$qpid" 2>/dev/null || true
+                        break
+                fi
+        done
+        brc=0
+        wait "$qpid" || brc=$?
+        # A guest killed for freezing is not a timeout of the command.
+        [ "$frozen" -eq 1 ] && brc=1
+        return "$brc"
+}
+qemu() {
         timeout --foreground -k 5 "${KVMHOST_TIMEOUT:-900}" \
                 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "${KVMHOST_CPUS:-2}" -m "${KVMHOST_MEM:-2048}" \
                 -display none -no-reboot -nodefaults -monitor none \
