@@ -382,6 +382,40 @@ START_TEST(test_stderr_any_bytes) {
 }
 END_TEST
 
+/* A reader that stalls while the plugin writes far more than a pipe holds:
+ * vmlaunch blocks on its stdout, and every line still arrives, in order. */
+START_TEST(test_slow_reader_loses_nothing) {
+        enum { LINES = 3000 };
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("stderr_lines"), "\"3000\"", 1, 2000),
+                                .stall_stdout_ms = 3000 };
+        long next = 0;
+        size_t bytes = 0;
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_int_eq(r.status, 0);
+        check_envelope(&r);
+        ck_assert_ptr_null(strstr(r.err, "status output failed"));
+        for (size_t i = 0; i < r.n_events; i++) {
+                const char *line = vmrun_str(r.events[i], "line");
+                long k, n;
+
+                if (!line || sscanf(line, "stderr_lines: line %ld of %ld", &k, &n) != 2)
+                        continue;
+                ck_assert_int_eq(n, LINES);
+                ck_assert_msg(k == next, "line %ld arrived where %ld was due", k, next);
+                next++;
+        }
+        ck_assert_int_eq(next, LINES);
+        bytes = strlen(r.out);
+        /* More than a default pipe holds (64 KiB) went through the stall. */
+        ck_assert_uint_gt(bytes, 4 * 65536);
+        vmrun_free(&r);
+}
+END_TEST
+
 START_TEST(test_bad_messages_drop_only_the_connection) {
         struct vmrun r;
         struct vmrun_opts o = { .config = config(test_plugin("bad_messages"), "", 1, 2000) };
@@ -553,6 +587,7 @@ int main(void) {
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);
         tcase_add_test(tc, test_stderr_any_bytes);
+        tcase_add_test(tc, test_slow_reader_loses_nothing);
         tcase_add_test(tc, test_bad_messages_drop_only_the_connection);
         tcase_add_test(tc, test_vcpus_above_kvm_limit);
         tcase_add_test(tc, test_network_tap);

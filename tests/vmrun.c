@@ -126,7 +126,8 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         close(outp[1]);
         close(errp[1]);
         while (outp[0] >= 0 || errp[0] >= 0) {
-                struct pollfd p[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
+                bool stalled = now() - start < o->stall_stdout_ms / 1000.0;
+                struct pollfd p[2] = { { stalled ? -1 : outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
 
                 if (poll(p, 2, 50) < 0 && errno != EINTR)
                         ck_abort_msg("poll: %s", strerror(errno));

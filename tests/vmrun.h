@@ -27,6 +27,7 @@ struct vmrun_opts {
         const char *notify_socket;  /* NOTIFY_SOCKET for vmlaunch, or NULL */
         const char *watchdog_usec;  /* WATCHDOG_USEC for vmlaunch, or NULL */
         bool close_stdout;          /* vmlaunch's stdout is a pipe nobody reads */
+        int stall_stdout_ms;        /* stdout is not read for this long after the start */
 };
 
 /* Runs; fails the test (ck_abort) on timeout. */
