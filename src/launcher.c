@@ -174,6 +174,19 @@ static void kill_plugin(struct launcher *l) {
                 kill(l->plugin.pid, SIGKILL);
 }
 
+/* The terminal is gone: its fd leaves the loop (a hung-up tty reports
+ * EPOLLHUP forever, and the loop would spin on it) and the VM stops. */
+static void terminal_gone(struct launcher *l, const char *why) {
+        if (l->input.fd >= 0) {
+                epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->input.fd, NULL);
+                l->input.fd = -1;
+        }
+        if (!l->stopping) {
+                l->stop_requested = true;
+                begin_stop(l, "%s", why);
+        }
+}
+
 static void handle_signal(struct launcher *l) {
         struct signalfd_siginfo si;
 
@@ -198,8 +211,16 @@ static void handle_signal(struct launcher *l) {
                         if (l->mon && l->mon->resize)
                                 l->mon->resize(l->mon);
                         break;
+                case SIGHUP:
+                        /* The monitor's terminal hung up (an ssh session
+                         * dropped, a tmux server killed): nobody can see
+                         * or steer the VM any more, so it stops as on
+                         * SIGTERM.  Headless, main() ignores SIGHUP, but a
+                         * blocked signal is queued anyway: drop it here. */
+                        if (l->mon && l->mon->input_fd >= 0)
+                                terminal_gone(l, "SIGHUP received: the terminal hung up");
+                        break;
                 default:
-                        /* SIGHUP: ignored; a service manager uses SIGTERM. */
                         break;
                 }
         }
@@ -217,8 +238,14 @@ static void handle_exit_event(struct launcher *l) {
         }
 }
 
-static void handle_input(struct launcher *l) {
-        enum monitor_action a = l->mon->input(l->mon);
+static void handle_input(struct launcher *l, uint32_t events) {
+        enum monitor_action a;
+
+        if (events & (EPOLLHUP | EPOLLERR)) {
+                terminal_gone(l, "the terminal closed");
+                return;
+        }
+        a = l->mon->input(l->mon);
 
         if (a == MONITOR_ACTION_STOP && !l->stopping) {
                 l->stop_requested = true;
@@ -271,7 +298,7 @@ static void run_loop(struct launcher *l) {
                                 break;
                         }
                         case LOOP_INPUT:
-                                handle_input(l);
+                                handle_input(l, evs[i].events);
                                 break;
                         case LOOP_TIMER:
                                 if (read(((struct fd_source *)src)->fd, &ticks, sizeof(ticks)) < 0)
