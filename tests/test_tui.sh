@@ -22,33 +22,39 @@ command -v tmux > /dev/null || skip tmux
 dir=$(mktemp -d /tmp/vmlaunch-tui-XXXXXX)
 sock="$dir/tmux.sock"
 cleanup() {
-        tmux -S "$sock" kill-server 2> /dev/null
+        timeout 10 tmux -S "$sock" kill-server 2> /dev/null
         rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 fail() {
         echo "FAIL: $1" >&2
         echo "--- screen:" >&2
-        tmux -S "$sock" capture-pane -p -t t >&2 2> /dev/null
+        timeout 10 tmux -S "$sock" capture-pane -p -t t >&2 2> /dev/null
         exit 1
 }
 cat > "$dir/vm.conf" << EOC
 name = "tuitest";
 vcpus = 2;
-shutdown_timeout_ms = 3000;
-plugin = { path = "$plugins/busy"; };
+shutdown_timeout_ms = 5000;
+plugin = { path = "$plugins/busy"; args = [ "500", "2000" ]; };
 sandbox = { seccomp_policy = "$policy"; };
 EOC
 
 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
-        "sh -c '$bin --tui -c $dir/vm.conf; echo \$? > $dir/status; stty -a > $dir/stty; sleep 30'"
-cap() { tmux -S "$sock" capture-pane -p -t t; }
+        "sh -c 'timeout --foreground 100 $bin --tui -c $dir/vm.conf; echo \$? > $dir/status; stty -a > $dir/stty; sleep 30'"
+# Bounded: a test that stalls must say where, not run into ctest's timeout.
+cap() { timeout 10 tmux -S "$sock" capture-pane -p -t t; }
+t0=$(date +%s)
+step() { echo "test_tui: +$(($(date +%s) - t0)) s: $1" >&2; }
+step "started"
 # Wait for both rows and a non-zero total.
 for _ in $(seq 100); do
         cap | grep -q "busy: running" && cap | grep -qE "^ +1 +[0-9]" && break
         sleep 0.2
 done
 s1=$(cap)
+step "both vCPU rows shown"
 echo "$s1" | grep -q "tuitest" || fail "no header with the VM name"
 echo "$s1" | grep -q "running" || fail "state is not running"
 echo "$s1" | grep -qE "^ +0 +[0-9]" || fail "no row for vCPU 0"
@@ -60,19 +66,22 @@ total2=$(cap | awk '$1 == "total" { print $9 }')
 [ -n "$total1" ] && [ -n "$total2" ] && [ "$total2" -gt "$total1" ] ||
         fail "the exit counters do not grow ($total1 then $total2)"
 
-tmux -S "$sock" resize-window -t t -x 80 -y 24
+step "counters grow"
+timeout 10 tmux -S "$sock" resize-window -t t -x 80 -y 24
 sleep 0.7
 s2=$(cap)
 echo "$s2" | grep -q "tuitest" || fail "header lost after resize"
 echo "$s2" | grep -qE "^ *total" || fail "totals row lost after resize"
 
-tmux -S "$sock" send-keys -t t q
+step "resized"
+timeout 10 tmux -S "$sock" send-keys -t t q
+# The plugin lingers 2 s after the shutdown signal: the countdown shows.
 for _ in $(seq 50); do
         cap | grep -q "SIGKILL in" && break
-        [ -f "$dir/status" ] && break
         sleep 0.1
 done
-[ -f "$dir/status" ] || cap | grep -q "SIGKILL in" || fail "no countdown after q"
+cap | grep -q "SIGKILL in" || fail "no countdown after q"
+step "stopping"
 for _ in $(seq 100); do
         [ -f "$dir/stty" ] && break
         sleep 0.1
@@ -81,4 +90,34 @@ done
 [ "$(cat "$dir/status")" = 0 ] || fail "exit status $(cat "$dir/status"), want 0"
 grep -q " echo" "$dir/stty" && grep -q " icanon" "$dir/stty" || fail "terminal not restored: $(cat "$dir/stty")"
 cap | grep -q "exit 0" || fail "no final line on the restored terminal"
+step "exited 0, terminal restored"
+
+# The terminal hangs up under a running VM (an ssh session drops): the VM
+# stops, the plugin is reaped and vmlaunch exits; nothing is left behind
+# spinning on a dead tty.
+timeout 10 tmux -S "$sock" kill-server 2> /dev/null
+sed 's/tuitest/tuihup/' "$dir/vm.conf" > "$dir/hup.conf"
+timeout 10 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
+        "sh -c 'timeout --foreground 100 $bin --tui -c $dir/hup.conf; sleep 30'"
+for _ in $(seq 100); do
+        cap | grep -q "busy: running" && break
+        sleep 0.2
+done
+cap | grep -q "busy: running" || fail "the second VM did not come up"
+vpid=$(pgrep -f "^$bin --tui -c $dir/hup.conf")
+ppid=$(pgrep -P "$vpid")
+[ -n "$vpid" ] && [ -n "$ppid" ] || fail "no vmlaunch ($vpid) or plugin ($ppid) process"
+step "second VM up (vmlaunch $vpid, plugin $ppid); hanging up its terminal"
+timeout 10 tmux -S "$sock" kill-server 2> /dev/null
+for _ in $(seq 100); do
+        kill -0 "$vpid" 2> /dev/null || kill -0 "$ppid" 2> /dev/null || break
+        sleep 0.1
+done
+if kill -0 "$vpid" 2> /dev/null || kill -0 "$ppid" 2> /dev/null; then
+        ps -o pid,stat,pcpu,args -p "$vpid" -p "$ppid" >&2
+        kill -9 "$vpid" "$ppid" 2> /dev/null
+        echo "FAIL: vmlaunch or its plugin outlived the terminal by 10 s" >&2
+        exit 1
+fi
+step "both gone after the hang-up"
 echo "test_tui: all checks passed"
