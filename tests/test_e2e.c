@@ -256,6 +256,10 @@ START_TEST(test_guest_reads_msr_cpuid_dr) { probe("regs", 1); }
 END_TEST
 START_TEST(test_bad_requests_clean_errnos) { probe("errors", 1); }
 END_TEST
+START_TEST(test_irq_pic_msi_routes) { probe("irq", 1); }
+END_TEST
+START_TEST(test_call_hint_eager_regs) { probe("hint", 1); }
+END_TEST
 
 /* --stats-interval: per-vCPU counters every second, growing. */
 START_TEST(test_stats_events) {
@@ -583,6 +587,8 @@ int main(void) {
         tcase_add_test(tc, test_state_round_trips);
         tcase_add_test(tc, test_guest_reads_msr_cpuid_dr);
         tcase_add_test(tc, test_bad_requests_clean_errnos);
+        tcase_add_test(tc, test_irq_pic_msi_routes);
+        tcase_add_test(tc, test_call_hint_eager_regs);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);

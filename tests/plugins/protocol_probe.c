@@ -14,7 +14,17 @@
  *           rdmsr, cpuid and mov-from-dr0 read in the guest;
  *  errors   bad requests get clean errnos: overlapping ranges (even by
  *           one byte), overlapping memory, unknown ranges, bad ioevent
- *           lengths, vCPU ids out of range, a second Start. */
+ *           lengths, vCPU ids out of range, a second Start;
+ *  irq      with a routing table of two PIC routes and two MSI routes,
+ *           SetIrq and an irqfd each raise an interrupt through the PIC
+ *           and through an MSI, and the guest's handlers see all four
+ *           vectors in order; the guest's EOI signals the resample fd;
+ *  hint     an I/O matching the call hint carries regs, sregs and debug
+ *           registers: reading them makes no request (the process's
+ *           write count in /proc/self/io stands still), a register set
+ *           then rides on the resume and the guest sees it; an access
+ *           whose registers match no hint detail carries regs only, and
+ *           reading sregs then does make a request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -251,6 +261,199 @@ static int errors_checks(void) {
         return bad ? 1 : 0;
 }
 
+/* irq: the interrupts raised one after another, each once the guest's
+ * handler has reported the one before.  GSIs 5 and 6 are PIC pins 5 and 6
+ * (vectors 0x25, 0x26 after the guest's ICW2 of 0x20); GSIs 24 and 25 are
+ * MSIs to vCPU 0's LAPIC with vectors 0x40 and 0x50.  The MSI handlers
+ * cannot reach the LAPIC's EOI register from real mode, so 0x50 is picked
+ * above 0x40's priority class to get through with 0x40 still in service. */
+static struct crosvm_irq *irqfd_pic, *irqfd_msi;
+static unsigned irq_stage;
+
+static int irq_fire(unsigned stage) {
+        uint64_t one = 1;
+
+        switch (stage) {
+        case 0:
+                return crosvm_set_irq(g.crosvm, 5, true) < 0 || crosvm_set_irq(g.crosvm, 5, false) < 0 ? -1 : 0;
+        case 1:
+                return write(crosvm_irq_event_get_fd(irqfd_pic), &one, 8) == 8 ? 0 : -1;
+        case 2:
+                return write(crosvm_irq_event_get_fd(irqfd_msi), &one, 8) == 8 ? 0 : -1;
+        case 3:
+                return crosvm_set_irq(g.crosvm, 25, true) < 0 ? -1 : 0;
+        }
+        return -1;
+}
+
+static int on_init_irq(void *u, unsigned id, struct crosvm_vcpu *v) {
+        struct kvm_lapic_state lapic;
+        uint32_t svr;
+        int r;
+
+        (void)u, (void)id;
+        /* Software-enable the LAPIC (SVR bit 8): a disabled one drops MSIs. */
+        if ((r = crosvm_vcpu_get_lapic_state(v, &lapic)) < 0)
+                return r;
+        memcpy(&svr, &lapic.regs[0xf0], 4);
+        svr |= 0x100;
+        memcpy(&lapic.regs[0xf0], &svr, 4);
+        return crosvm_vcpu_set_lapic_state(v, &lapic);
+}
+
+static int on_io_irq(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
+        static const uint8_t want[] = { 0x25, 0x26, 0x40, 0x50 };
+        uint64_t addr = ev->io_access.address;
+
+        (void)u, (void)id, (void)v;
+        if (addr == 0x18)       /* the guest is ready: the first one */
+                return irq_fire(0) < 0 ? failf("raising the first interrupt", 0, 0) : 0;
+        if (addr != 0x16)
+                return 0;
+        if (irq_stage >= sizeof(want) || ev->io_access.data[0] != want[irq_stage])
+                return failf("the guest's handler saw vector", ev->io_access.data[0],
+                             irq_stage < sizeof(want) ? want[irq_stage] : -1);
+        if (irq_stage == 1) {
+                /* The handler sent the PIC its EOI before reporting. */
+                struct pollfd p = { crosvm_irq_event_get_resample_fd(irqfd_pic), POLLIN, 0 };
+                uint64_t n;
+
+                if (poll(&p, 1, 1000) != 1 || read(p.fd, &n, 8) != 8)
+                        return failf("no resample after the EOI of the irqfd's interrupt", 0, 0);
+        }
+        if (++irq_stage == sizeof(want)) {
+                if (crosvm_destroy_irq_event(g.crosvm, &irqfd_pic) < 0 ||
+                    crosvm_destroy_irq_event(g.crosvm, &irqfd_msi) < 0 || irqfd_pic || irqfd_msi)
+                        return failf("destroying the irqfds", 0, 0);
+                return 1;
+        }
+        return irq_fire(irq_stage) < 0 ? failf("raising interrupt", irq_stage, 0) : 0;
+}
+
+static int irq_setup(void) {
+        /* Two PIC pins (irqchip 0 is the primary PIC) and two MSIs. */
+        struct crosvm_irq_route routes[4] = {
+                { .irq_id = 5, .kind = CROSVM_IRQ_ROUTE_IRQCHIP, .irqchip = { .irqchip = 0, .pin = 5 } },
+                { .irq_id = 6, .kind = CROSVM_IRQ_ROUTE_IRQCHIP, .irqchip = { .irqchip = 0, .pin = 6 } },
+                { .irq_id = 24, .kind = CROSVM_IRQ_ROUTE_MSI, .msi = { .address = 0xfee00000, .data = 0x40 } },
+                { .irq_id = 25, .kind = CROSVM_IRQ_ROUTE_MSI, .msi = { .address = 0xfee00000, .data = 0x50 } },
+        };
+        int r;
+
+        if ((r = crosvm_set_irq_routing(g.crosvm, 4, routes)) < 0 ||
+            (r = crosvm_create_irq_event(g.crosvm, 6, &irqfd_pic)) < 0 ||
+            (r = crosvm_create_irq_event(g.crosvm, 24, &irqfd_msi)) < 0 ||
+            (r = crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x16, 3)) < 0) {
+                fprintf(stderr, "protocol_probe irq: setup: %s\n", strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+/* hint: the write count of this process (all threads), from the kernel's
+ * own I/O accounting; every request the library sends is a write. */
+static int io_fd = -1;
+
+static long writes_so_far(void) {
+        char buf[512];
+        ssize_t n = pread(io_fd, buf, sizeof(buf) - 1, 0);
+        const char *w;
+
+        if (n <= 0)
+                return -1;
+        buf[n] = 0;
+        w = strstr(buf, "syscw: ");
+        return w ? strtol(w + 7, NULL, 10) : -1;
+}
+
+static unsigned hint_stage;
+
+static int on_init_hint(void *u, unsigned id, struct crosvm_vcpu *v) {
+        struct kvm_debugregs d;
+        int r;
+
+        (void)u, (void)id;
+        if ((r = crosvm_vcpu_get_debugregs(v, &d)) < 0)
+                return r;
+        d.db[0] = 0x5678;
+        return crosvm_vcpu_set_debugregs(v, &d);
+}
+
+static int on_io_hint(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
+        struct kvm_regs regs;
+        struct kvm_sregs sregs;
+        struct kvm_debugregs d;
+        long before, after;
+
+        (void)u, (void)id;
+        if (ev->io_access.address == 0x32) {
+                if (hint_stage != 1 || ev->io_access.data[0] != 0x77)
+                        return failf("the deferred rbx the guest read", ev->io_access.data[0], 0x77);
+                hint_stage++;
+                return 0;
+        }
+        if (ev->io_access.address == DONE)
+                return hint_stage == 3 ? 1 : failf("hinted accesses seen", hint_stage, 3);
+        if (ev->io_access.address != 0x30)
+                return 0;
+        if (hint_stage == 0) {
+                before = writes_so_far();
+                if (crosvm_vcpu_get_regs(v, &regs) < 0 || crosvm_vcpu_get_sregs(v, &sregs) < 0 ||
+                    crosvm_vcpu_get_debugregs(v, &d) < 0)
+                        return failf("reading the hinted registers", 0, 0);
+                regs.rbx = 0x77;
+                if (crosvm_vcpu_set_regs(v, &regs) < 0)
+                        return failf("setting rbx", 0, 0);
+                after = writes_so_far();
+                if (before < 0 || after != before)
+                        return failf("requests made while serving a hinted access (writes before, after)",
+                                     before, after);
+                if (regs.rax != 0x1234 || sregs.cs.selector != 0 || !(sregs.cr0 & 0x10) || d.db[0] != 0x5678)
+                        return failf("hinted values (rax, db0)", (long)regs.rax, (long)d.db[0]);
+        } else if (hint_stage == 2) {
+                before = writes_so_far();
+                if (crosvm_vcpu_get_regs(v, &regs) < 0)
+                        return failf("reading regs", 0, 0);
+                after = writes_so_far();
+                if (after != before || regs.rax != 0x5555)
+                        return failf("regs of an unmatched hinted access (writes, rax)", after - before,
+                                     (long)regs.rax);
+                if (crosvm_vcpu_get_sregs(v, &sregs) < 0)
+                        return failf("reading sregs", 0, 0);
+                if (writes_so_far() <= after)
+                        return failf("sregs of an unmatched detail came without a request", 0, 0);
+        } else
+                return failf("a hinted access out of order", hint_stage, 0);
+        hint_stage++;
+        return 0;
+}
+
+static int hint_setup(void) {
+        struct crosvm_hint_detail detail = {
+                .match_rax = true, .rax = 0x1234, .send_sregs = true, .send_debugregs = true,
+        };
+        struct crosvm_hint hint = {
+                .address_space = CROSVM_ADDRESS_SPACE_IOPORT,
+                .address_flags = CROSVM_HINT_ON_WRITE,
+                .details_count = 1,
+                .address = 0x30,
+                .details = &detail,
+        };
+        int r;
+
+        io_fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+        if (io_fd < 0 || writes_so_far() < 0) {
+                fprintf(stderr, "protocol_probe hint: /proc/self/io: %m\n");
+                return -1;
+        }
+        if ((r = crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x30, 3)) < 0 ||
+            (r = crosvm_set_hypercall_hint(g.crosvm, 1, &hint)) < 0) {
+                fprintf(stderr, "protocol_probe hint: setup: %s\n", strerror(-r));
+                return -1;
+        }
+        return 0;
+}
+
 static int on_io_state(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
         (void)u, (void)id;
         return ev->io_access.address == DONE ? state_checks(v) : 0;
@@ -337,6 +540,50 @@ int main(int argc, char **argv) {
 
                 guest_load(&g, 0x1000, code_done, sizeof(code_done));
                 return guest_run(&g, 1, entry, on_io_state, NULL);
+        } else if (strcmp(mode, "irq") == 0) {
+                static const uint8_t code_irq[] = {
+                        0xfa,                                   /* cli */
+                        0x31, 0xc0, 0x8e, 0xd8,                 /* xor ax, ax; mov ds, ax */
+                        /* The IVT: vectors 0x25, 0x26, 0x40, 0x50 to h25..h50. */
+                        0xc7, 0x06, 0x94, 0x00, 0x4f, 0x10, 0xc7, 0x06, 0x96, 0x00, 0x00, 0x00,
+                        0xc7, 0x06, 0x98, 0x00, 0x58, 0x10, 0xc7, 0x06, 0x9a, 0x00, 0x00, 0x00,
+                        0xc7, 0x06, 0x00, 0x01, 0x61, 0x10, 0xc7, 0x06, 0x02, 0x01, 0x00, 0x00,
+                        0xc7, 0x06, 0x40, 0x01, 0x66, 0x10, 0xc7, 0x06, 0x42, 0x01, 0x00, 0x00,
+                        /* PIC: ICW1 0x11, ICW2 base 0x20, ICW3 0x04, ICW4 0x01,
+                         * then the mask 0x9f (IRQs 5 and 6 open). */
+                        0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21,
+                        0xb0, 0x01, 0xe6, 0x21, 0xb0, 0x9f, 0xe6, 0x21,
+                        0xfb,                                   /* sti */
+                        0xe6, 0x18,                             /* out 0x18, al: ready */
+                        0xf4, 0xeb, 0xfd,                       /* 0x104c: hlt; jmp 0x104c */
+                        /* 0x104f h25 and 0x1058 h26: EOI to the PIC, report, iret */
+                        0xb0, 0x20, 0xe6, 0x20, 0xb0, 0x25, 0xe6, 0x16, 0xcf,
+                        0xb0, 0x20, 0xe6, 0x20, 0xb0, 0x26, 0xe6, 0x16, 0xcf,
+                        /* 0x1061 h40 and 0x1066 h50: report, iret */
+                        0xb0, 0x40, 0xe6, 0x16, 0xcf,
+                        0xb0, 0x50, 0xe6, 0x16, 0xcf,
+                };
+
+                guest_load(&g, 0x1000, code_irq, sizeof(code_irq));
+                if (irq_setup() < 0)
+                        return 1;
+                g.on_init = on_init_irq;
+                return guest_run(&g, 1, entry, on_io_irq, NULL);
+        } else if (strcmp(mode, "hint") == 0) {
+                static const uint8_t code_hint[] = {
+                        0xb8, 0x34, 0x12, 0xe6, 0x30,   /* mov ax, 0x1234; out 0x30, al: matches */
+                        0x88, 0xd8, 0xe6, 0x32,         /* mov al, bl; out 0x32, al */
+                        0xb8, 0x55, 0x55, 0xe6, 0x30,   /* mov ax, 0x5555; out 0x30, al: no detail */
+                        0xe6, 0x12, 0xf4, 0xeb, 0xfd,   /* out 0x12, al; hlt; jmp hlt */
+                };
+
+                guest_load(&g, 0x1000, code_hint, sizeof(code_hint));
+                if (hint_setup() < 0)
+                        return 1;
+                g.on_init = on_init_hint;
+                r = guest_run(&g, 1, entry, on_io_hint, NULL);
+                close(io_fd);
+                return r;
         } else {
                 fprintf(stderr, "protocol_probe: unknown mode %s\n", mode);
                 return 2;
