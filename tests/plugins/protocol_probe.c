@@ -10,8 +10,9 @@
  *  pause    PauseVcpus, sent from a second connection on another thread,
  *           reaches exactly the masked vCPU with its value, which runs on;
  *  state    every vCPU and VM state set round-trips through get/set;
- *  regs     an MSR, a CPUID leaf and DR0 the plugin set at Init are what
- *           rdmsr, cpuid and mov-from-dr0 read in the guest;
+ *  regs     an MSR, a CPUID leaf, DR0 and XCR0 the plugin set at Init are
+ *           what rdmsr, cpuid and mov-from-dr0 read in the guest, and XCR0
+ *           shows in the XSAVE area size that CPUID leaf 0xd reports;
  *  errors   bad requests get clean errnos: overlapping ranges (even by
  *           one byte), overlapping memory, unknown ranges, bad ioevent
  *           lengths, vCPU ids out of range, a second Start;
@@ -174,13 +175,20 @@ static int state_checks(struct crosvm_vcpu *v) {
         return fail_seen ? 2 : 1;
 }
 
-static const uint32_t want_regs[] = { 0x1234, 0x11223344, 0x5678 };
+/* The last: CPUID.(0xd,0).EBX, the XSAVE area size for the current XCR0,
+ * which KVM recomputes when XCR0 changes.  The plugin sets XCR0 to
+ * x87|SSE|AVX (reset: x87), so it is the AVX state's end, from leaf
+ * (0xd,2).  Not xgetbv: where KVM emulates real mode (kvm_pvm hosts, as
+ * CI's) its instruction emulator has no xgetbv. */
+static uint32_t want_regs[] = { 0x1234, 0x11223344, 0x5678, 0 };
+#define N_WANT_REGS (sizeof(want_regs) / sizeof(want_regs[0]))
 static unsigned regs_seen;
 
 static int on_init_regs(void *u, unsigned id, struct crosvm_vcpu *v) {
         struct kvm_msr_entry msr = { .index = 0x174, .data = 0x1234 };  /* IA32_SYSENTER_CS */
         static struct kvm_cpuid_entry2 cpuid[256];
         struct kvm_debugregs dregs;
+        struct kvm_xcrs xcrs;
         uint32_t n = 0;
         int r;
 
@@ -188,13 +196,26 @@ static int on_init_regs(void *u, unsigned id, struct crosvm_vcpu *v) {
         if ((r = crosvm_vcpu_set_msrs(v, 1, &msr)) < 0 ||
             (r = crosvm_get_supported_cpuid(g.crosvm, 256, cpuid, &n)) < 0)
                 return r;
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
                 if (cpuid[i].function == 0)
                         cpuid[i].ebx = 0x11223344;
+                if (cpuid[i].function == 0xd && cpuid[i].index == 2)
+                        want_regs[3] = cpuid[i].ebx + cpuid[i].eax;
+        }
+        if (!want_regs[3]) {
+                fprintf(stderr, "protocol_probe regs: KVM offers no AVX state (CPUID 0xd.2)\n");
+                return -ENOTSUP;
+        }
         if ((r = crosvm_vcpu_set_cpuid(v, n, cpuid)) < 0 || (r = crosvm_vcpu_get_debugregs(v, &dregs)) < 0)
                 return r;
         dregs.db[0] = 0x5678;
-        return crosvm_vcpu_set_debugregs(v, &dregs);
+        if ((r = crosvm_vcpu_set_debugregs(v, &dregs)) < 0)
+                return r;
+        memset(&xcrs, 0, sizeof(xcrs));
+        xcrs.nr_xcrs = 1;
+        xcrs.xcrs[0].xcr = 0;
+        xcrs.xcrs[0].value = 0x7;
+        return crosvm_vcpu_set_xcrs(v, &xcrs);
 }
 
 static int on_io_regs(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
@@ -203,11 +224,12 @@ static int on_io_regs(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm
         (void)u, (void)id, (void)v;
         if (ev->io_access.address == 0x14) {
                 memcpy(&val, ev->io_access.data, sizeof(val));
-                if (regs_seen >= 3 || val != want_regs[regs_seen])
-                        return failf("guest read", (long)val, regs_seen < 3 ? (long)want_regs[regs_seen] : -1);
+                if (regs_seen >= N_WANT_REGS || val != want_regs[regs_seen])
+                        return failf("guest read", (long)val,
+                                     regs_seen < N_WANT_REGS ? (long)want_regs[regs_seen] : -1);
                 regs_seen++;
         } else if (ev->io_access.address == DONE)
-                return regs_seen == 3 ? 1 : failf("values seen", regs_seen, 3);
+                return regs_seen == N_WANT_REGS ? 1 : failf("values seen", regs_seen, N_WANT_REGS);
         return 0;
 }
 
@@ -520,6 +542,11 @@ int main(int argc, char **argv) {
                         0x66, 0x89, 0xd8,                       /* mov eax, ebx */
                         0x66, 0xe7, 0x14,                       /* out 0x14, eax */
                         0x0f, 0x21, 0xc0,                       /* mov eax, dr0 */
+                        0x66, 0xe7, 0x14,                       /* out 0x14, eax */
+                        0x66, 0xb8, 0x0d, 0x00, 0x00, 0x00,     /* mov eax, 0xd */
+                        0x66, 0x31, 0xc9,                       /* xor ecx, ecx */
+                        0x0f, 0xa2,                             /* cpuid */
+                        0x66, 0x89, 0xd8,                       /* mov eax, ebx */
                         0x66, 0xe7, 0x14,                       /* out 0x14, eax */
                         0xe6, 0x12, 0xf4, 0xeb, 0xfd,           /* out 0x12, al; hlt; jmp hlt */
                 };
