@@ -177,6 +177,9 @@ static void teardown(struct guest *g, unsigned n_threads, struct vcpu_arg *args,
         }
         free(g->threads);
         free(args);
+        for (unsigned i = 0; g->conns && i < g->n_vcpus; i++)
+                crosvm_destroy_connection(&g->conns[i]);
+        free(g->conns);
         crosvm_destroy_memory(g->crosvm, &g->memory);
         crosvm_destroy_connection(&g->crosvm);
         munmap(g->ram, g->ram_size);
@@ -198,8 +201,16 @@ int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io
         g->io = io;
         g->userdata = userdata;
         g->threads = calloc(n_vcpus, sizeof(*g->threads));
-        if (!args || !g->threads)
+        g->conns = calloc(n_vcpus, sizeof(*g->conns));
+        if (!args || !g->threads || !g->conns)
                 goto out;
+        for (unsigned i = 0; i < n_vcpus; i++) {
+                r = crosvm_new_connection(g->crosvm, &g->conns[i]);
+                if (r < 0) {
+                        fprintf(stderr, "%s: crosvm_new_connection: %s\n", g->name, strerror(-r));
+                        goto out;
+                }
+        }
         for (unsigned i = 0; i < n_vcpus; i++) {
                 args[i] = (struct vcpu_arg){ g, i };
                 if (pthread_create(&g->threads[i], NULL, vcpu_thread, &args[i]) != 0) {

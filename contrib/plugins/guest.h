@@ -32,6 +32,10 @@ struct guest {
         void *userdata;
         const char *name;       /* prefix of error messages */
         pthread_t *threads;     /* one per vCPU, joined by guest_run */
+        /* conns[id]: vCPU id's own connection, for VM-wide calls from its
+         * callbacks.  A connection serves one thread at a time, and the
+         * main one is busy in crosvm_start when the first callbacks run. */
+        struct crosvm **conns;
         bool stopping;          /* guest_run is tearing down */
         /* Optional: called at Init after the real-mode setup, before the resume. */
         int (*on_init)(void *userdata, unsigned id, struct crosvm_vcpu *vcpu);

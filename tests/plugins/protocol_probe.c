@@ -86,7 +86,7 @@ static int on_io(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu
 
                 if (addr != DONE)
                         return 0;
-                r = crosvm_memory_get_dirty_log(g.crosvm, dirty_mem, log);
+                r = crosvm_memory_get_dirty_log(g.conns[id], dirty_mem, log);
                 if (r < 0)
                         return failf("crosvm_memory_get_dirty_log", r, 0);
                 /* Pages 1, 3 and 8 of the region, LSB first. */
@@ -146,22 +146,22 @@ static int pic_set1(struct crosvm *c, const struct kvm_pic_state *s) { return cr
 static int pic_get2(struct crosvm *c, struct kvm_pic_state *s) { return crosvm_get_pic_state(c, false, s); }
 static int pic_set2(struct crosvm *c, const struct kvm_pic_state *s) { return crosvm_set_pic_state(c, false, s); }
 
-static int state_checks(struct crosvm_vcpu *v) {
+static int state_checks(struct crosvm *c, struct crosvm_vcpu *v) {
         ROUND_TRIP(struct kvm_fpu, crosvm_vcpu_get_fpu, crosvm_vcpu_set_fpu, v);
         ROUND_TRIP(struct kvm_lapic_state, crosvm_vcpu_get_lapic_state, crosvm_vcpu_set_lapic_state, v);
         ROUND_TRIP(struct kvm_mp_state, crosvm_vcpu_get_mp_state, crosvm_vcpu_set_mp_state, v);
         ROUND_TRIP(struct kvm_xcrs, crosvm_vcpu_get_xcrs, crosvm_vcpu_set_xcrs, v);
         ROUND_TRIP(struct kvm_vcpu_events, crosvm_vcpu_get_vcpu_events, crosvm_vcpu_set_vcpu_events, v);
         ROUND_TRIP(struct kvm_debugregs, crosvm_vcpu_get_debugregs, crosvm_vcpu_set_debugregs, v);
-        ROUND_TRIP(struct kvm_pic_state, pic_get1, pic_set1, g.crosvm);
-        ROUND_TRIP(struct kvm_pic_state, pic_get2, pic_set2, g.crosvm);
-        ROUND_TRIP(struct kvm_ioapic_state, crosvm_get_ioapic_state, crosvm_set_ioapic_state, g.crosvm);
+        ROUND_TRIP(struct kvm_pic_state, pic_get1, pic_set1, c);
+        ROUND_TRIP(struct kvm_pic_state, pic_get2, pic_set2, c);
+        ROUND_TRIP(struct kvm_ioapic_state, crosvm_get_ioapic_state, crosvm_set_ioapic_state, c);
         /* The PIT's load times move on between calls: compare the rest. */
         {
                 struct kvm_pit_state2 a, b;
 
-                if (crosvm_get_pit_state(g.crosvm, &a) < 0 || crosvm_set_pit_state(g.crosvm, &a) < 0 ||
-                    crosvm_get_pit_state(g.crosvm, &b) < 0) {
+                if (crosvm_get_pit_state(c, &a) < 0 || crosvm_set_pit_state(c, &a) < 0 ||
+                    crosvm_get_pit_state(c, &b) < 0) {
                         fprintf(stderr, "protocol_probe state: PIT get/set failed\n");
                         fail_seen = true;
                 }
@@ -192,9 +192,9 @@ static int on_init_regs(void *u, unsigned id, struct crosvm_vcpu *v) {
         uint32_t n = 0;
         int r;
 
-        (void)u, (void)id;
+        (void)u;
         if ((r = crosvm_vcpu_set_msrs(v, 1, &msr)) < 0 ||
-            (r = crosvm_get_supported_cpuid(g.crosvm, 256, cpuid, &n)) < 0)
+            (r = crosvm_get_supported_cpuid(g.conns[id], 256, cpuid, &n)) < 0)
                 return r;
         for (uint32_t i = 0; i < n; i++) {
                 if (cpuid[i].function == 0)
@@ -297,13 +297,13 @@ static int irq_fire(unsigned stage) {
 
         switch (stage) {
         case 0:
-                return crosvm_set_irq(g.crosvm, 5, true) < 0 || crosvm_set_irq(g.crosvm, 5, false) < 0 ? -1 : 0;
+                return crosvm_set_irq(g.conns[0], 5, true) < 0 || crosvm_set_irq(g.conns[0], 5, false) < 0 ? -1 : 0;
         case 1:
                 return write(crosvm_irq_event_get_fd(irqfd_pic), &one, 8) == 8 ? 0 : -1;
         case 2:
                 return write(crosvm_irq_event_get_fd(irqfd_msi), &one, 8) == 8 ? 0 : -1;
         case 3:
-                return crosvm_set_irq(g.crosvm, 25, true) < 0 ? -1 : 0;
+                return crosvm_set_irq(g.conns[0], 25, true) < 0 ? -1 : 0;
         }
         return -1;
 }
@@ -344,8 +344,8 @@ static int on_io_irq(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_
                         return failf("no resample after the EOI of the irqfd's interrupt", 0, 0);
         }
         if (++irq_stage == sizeof(want)) {
-                if (crosvm_destroy_irq_event(g.crosvm, &irqfd_pic) < 0 ||
-                    crosvm_destroy_irq_event(g.crosvm, &irqfd_msi) < 0 || irqfd_pic || irqfd_msi)
+                if (crosvm_destroy_irq_event(g.conns[0], &irqfd_pic) < 0 ||
+                    crosvm_destroy_irq_event(g.conns[0], &irqfd_msi) < 0 || irqfd_pic || irqfd_msi)
                         return failf("destroying the irqfds", 0, 0);
                 return 1;
         }
@@ -477,8 +477,8 @@ static int hint_setup(void) {
 }
 
 static int on_io_state(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
-        (void)u, (void)id;
-        return ev->io_access.address == DONE ? state_checks(v) : 0;
+        (void)u;
+        return ev->io_access.address == DONE ? state_checks(g.conns[id], v) : 0;
 }
 
 int main(int argc, char **argv) {
