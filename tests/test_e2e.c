@@ -1,6 +1,10 @@
 /* End to end: the real vmlaunch binary, real KVM VMs, real plugin
  * processes built against our SDK.  Needs /dev/kvm. */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -259,6 +263,104 @@ END_TEST
 START_TEST(test_irq_pic_msi_routes) { probe("irq", 1); }
 END_TEST
 START_TEST(test_call_hint_eager_regs) { probe("hint", 1); }
+END_TEST
+
+/* The hash kvm_answers computes over the same fields. */
+static uint64_t fnv(uint64_t h, uint32_t v) {
+        for (int i = 0; i < 4; i++) {
+                h ^= (v >> (8 * i)) & 0xff;
+                h *= 0x100000001b3ull;
+        }
+        return h;
+}
+
+static void add_list(char *buf, size_t size, const char *name, int r, const struct kvm_cpuid2 *c) {
+        uint64_t h = 0xcbf29ce484222325ull;
+        size_t len = strlen(buf);
+
+        if (r < 0) {
+                snprintf(buf + len, size - len, "\"%s=%d\", ", name, -errno);
+                return;
+        }
+        for (uint32_t i = 0; i < c->nent; i++) {
+                const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+                h = fnv(fnv(fnv(fnv(fnv(fnv(h, e->function), e->index), e->eax), e->ebx), e->ecx), e->edx);
+        }
+        snprintf(buf + len, size - len, "\"%s=%u/%016llx\", ", name, c->nent, (unsigned long long)h);
+}
+
+/* Asks KVM, on a VM set up as vmlaunch sets up its own, everything the
+ * kvm_answers plugin will ask vmlaunch; returns its argument list. */
+static char *kvm_expectations(void) {
+        static const unsigned caps[] = {
+                KVM_CAP_IRQCHIP, KVM_CAP_HLT, KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_NR_VCPUS,
+                KVM_CAP_IRQFD, KVM_CAP_PIT2, KVM_CAP_IOEVENTFD, KVM_CAP_DEBUGREGS, KVM_CAP_XSAVE, KVM_CAP_XCRS,
+                KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_HYPERV_SYNIC, KVM_CAP_X2APIC_API, KVM_CAP_HYPERV_CPUID, 0xffff,
+        };
+        static const unsigned enables[] = { KVM_CAP_HYPERV_SYNIC, KVM_CAP_HYPERV_SYNIC2 };
+        size_t size = 4096, len;
+        char *buf = calloc(1, size);
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 512 * sizeof(struct kvm_cpuid_entry2));
+        struct kvm_msr_list *m = calloc(1, sizeof(*m) + 512 * sizeof(uint32_t));
+        int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, vcpu, r;
+        uint64_t h = 0xcbf29ce484222325ull;
+
+        ck_assert(buf && c && m);
+        ck_assert_msg(kvm >= 0, "/dev/kvm: %s", strerror(errno));
+        vm = ioctl(kvm, KVM_CREATE_VM, 0);
+        ck_assert_int_ge(vm, 0);
+        ck_assert_int_eq(ioctl(vm, KVM_CREATE_IRQCHIP, 0), 0);
+        for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+                len = strlen(buf);
+                r = ioctl(vm, KVM_CHECK_EXTENSION, caps[i]);
+                /* has_extension is true only for exactly 1, as crosvm had it. */
+                snprintf(buf + len, size - len, "\"ext:%u=%d\", ", caps[i], r == 1);
+        }
+        c->nent = 512;
+        add_list(buf, size, "cpuid:supported", ioctl(kvm, KVM_GET_SUPPORTED_CPUID, c), c);
+        c->nent = 512;
+        add_list(buf, size, "cpuid:emulated", ioctl(kvm, KVM_GET_EMULATED_CPUID, c), c);
+        m->nmsrs = 512;
+        ck_assert_int_eq(ioctl(kvm, KVM_GET_MSR_INDEX_LIST, m), 0);
+        for (uint32_t i = 0; i < m->nmsrs; i++)
+                h = fnv(h, m->indices[i]);
+        len = strlen(buf);
+        snprintf(buf + len, size - len, "\"msrs=%u/%016llx\", ", m->nmsrs, (unsigned long long)h);
+        vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+        ck_assert_int_ge(vcpu, 0);
+        c->nent = 512;
+        add_list(buf, size, "hvcpuid", ioctl(vcpu, KVM_GET_SUPPORTED_HV_CPUID, c), c);
+        for (size_t i = 0; i < sizeof(enables) / sizeof(enables[0]); i++) {
+                struct kvm_enable_cap cap = { .cap = enables[i] };
+
+                r = ioctl(vcpu, KVM_ENABLE_CAP, &cap);
+                len = strlen(buf);
+                snprintf(buf + len, size - len, "\"enable:%u=%d\", ", enables[i], r < 0 ? -errno : 0);
+        }
+        /* Any other capability is refused by the host, as crosvm did. */
+        len = strlen(buf);
+        snprintf(buf + len, size - len, "\"enable:%u=%d\"", KVM_CAP_X2APIC_API, -EINVAL);
+        close(vcpu);
+        close(vm);
+        close(kvm);
+        free(c);
+        free(m);
+        return buf;
+}
+
+START_TEST(test_answers_are_kvms) {
+        char *args = kvm_expectations();
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("kvm_answers"), args, 1, 2000) };
+
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        ck_assert_msg(r.status == 0, "kvm_answers: exit %d (args %s)", r.status, args);
+        vmrun_free(&r);
+        free(args);
+}
 END_TEST
 
 /* --stats-interval: per-vCPU counters every second, growing. */
@@ -589,6 +691,7 @@ int main(void) {
         tcase_add_test(tc, test_bad_requests_clean_errnos);
         tcase_add_test(tc, test_irq_pic_msi_routes);
         tcase_add_test(tc, test_call_hint_eager_regs);
+        tcase_add_test(tc, test_answers_are_kvms);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
         tcase_add_test(tc, test_two_vcpus);
