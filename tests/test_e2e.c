@@ -284,8 +284,11 @@ static void add_list(char *buf, size_t size, const char *name, int r, const stru
         }
         for (uint32_t i = 0; i < c->nent; i++) {
                 const struct kvm_cpuid_entry2 *e = &c->entries[i];
+                /* The host CPU's APIC id, which varies: as kvm_answers. */
+                uint32_t ebx = e->function == 1 ? e->ebx & 0x00ffffff : e->ebx;
+                uint32_t edx = e->function == 0xb || e->function == 0x1f ? 0 : e->edx;
 
-                h = fnv(fnv(fnv(fnv(fnv(fnv(h, e->function), e->index), e->eax), e->ebx), e->ecx), e->edx);
+                h = fnv(fnv(fnv(fnv(fnv(fnv(h, e->function), e->index), e->eax), ebx), e->ecx), edx);
         }
         snprintf(buf + len, size - len, "\"%s=%u/%016llx\", ", name, c->nent, (unsigned long long)h);
 }
@@ -564,6 +567,26 @@ START_TEST(test_network_tap) {
 }
 END_TEST
 
+/* A plugin that crashes takes nothing with it: the tap goes too. */
+START_TEST(test_tap_gone_after_crash) {
+        struct vmrun r;
+        char text[8192];
+        struct vmrun_opts o = { .config = text };
+        const char *tap;
+
+        snprintf(text, sizeof(text),
+                 "%snetwork = { host_ip = \"192.168.78.1\"; netmask = \"255.255.255.0\"; mac = \"de:21:e8:47:6b:6b\"; };\n",
+                 config(test_plugin("crash"), "", 1, 1000));
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 33);
+        check_envelope(&r);
+        tap = vmrun_str(vmrun_event(&r, "started", 0), "tap");
+        ck_assert_ptr_nonnull(tap);
+        ck_assert_msg(if_nametoindex(tap) == 0, "tap %s outlived the crash", tap);
+        vmrun_free(&r);
+}
+END_TEST
+
 START_TEST(test_no_network_enodata) {
         struct vmrun r;
         struct vmrun_opts o = { .config = config(test_plugin("net_probe"), "\"--none\"", 1, 1000) };
@@ -624,6 +647,92 @@ static long set_hugepages(long n) {
         fclose(f);
         return old;
 }
+
+/* Selects a shmem THP mode; returns the one that was selected. */
+static char *set_shmem_thp(const char *mode) {
+        static const char path[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+        char line[256], *open_b, *close_b;
+        FILE *f = fopen(path, "re");
+
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        fclose(f);
+        open_b = strchr(line, '[');
+        close_b = open_b ? strchr(open_b, ']') : NULL;
+        ck_assert(open_b && close_b);
+        *close_b = '\0';
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "%s\n", mode);
+        ck_assert_int_eq(fclose(f), 0);
+        return strdup(open_b + 1);
+}
+
+struct thp_seen {
+        bool found, advised, eligible;
+};
+
+/* vmlaunch's own mapping of the plugin's "thp-probe" region, from its
+ * smaps; then the VM is stopped. */
+static void thp_hook(int pid, void *arg) {
+        struct thp_seen *s = arg;
+        char path[64], line[1024];
+        bool in = false;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f)) {
+                /* A mapping's header starts with its address in lower-case
+                 * hex; its fields start with a capitalised name. */
+                if (!(line[0] >= 'A' && line[0] <= 'Z')) {
+                        in = strstr(line, "/memfd:thp-probe") != NULL;
+                        continue;
+                }
+                if (!in)
+                        continue;
+                s->found = true;
+                if (strncmp(line, "THPeligible:", 12) == 0)
+                        s->eligible = strtol(line + 12, NULL, 10) == 1;
+                if (strncmp(line, "VmFlags:", 8) == 0)
+                        s->advised = strstr(line, " hg") != NULL;
+        }
+        fclose(f);
+        kill(pid, SIGTERM);
+}
+
+/* hugepages = true: the plugin's region is advised for THP in vmlaunch's
+ * mapping (VmFlags hg) and, with shmem THP on "advise", THP-eligible;
+ * without it, neither. */
+START_TEST(test_thp_advised) {
+        struct thp_seen seen[2] = { { 0 } };
+        struct vmrun r[2];
+        char *old = set_shmem_thp("advise");
+
+        for (int hp = 0; hp < 2; hp++) {
+                struct vmrun_opts o = { .hook_when = "thp region ready", .hook = thp_hook, .hook_arg = &seen[hp] };
+                char conf[8192];
+
+                snprintf(conf, sizeof(conf), "%shugepages = %s;\n",
+                         config(test_plugin("hugepage_probe"), "\"thp\", \"4\"", 1, 2000), hp ? "true" : "false");
+                o.config = conf;
+                vmrun(&o, &r[hp]);
+        }
+        /* The host's setting goes back before any assertion can end the test. */
+        free(set_shmem_thp(old));
+        free(old);
+        for (int hp = 0; hp < 2; hp++) {
+                if (r[hp].status != 0)
+                        dump(&r[hp]);
+                ck_assert_int_eq(r[hp].status, 0);
+                ck_assert_msg(seen[hp].found, "no thp-probe mapping in vmlaunch's smaps");
+                ck_assert_msg(seen[hp].advised == hp, "hugepages = %d but VmFlags hg is %d", hp, seen[hp].advised);
+                ck_assert_msg(seen[hp].eligible == hp, "hugepages = %d but THPeligible is %d", hp, seen[hp].eligible);
+                vmrun_free(&r[hp]);
+        }
+}
+END_TEST
 
 START_TEST(test_hugetlb_memory) {
         struct vmrun ok, short_pool;
@@ -700,10 +809,12 @@ int main(void) {
         tcase_add_test(tc, test_bad_messages_drop_only_the_connection);
         tcase_add_test(tc, test_vcpus_above_kvm_limit);
         tcase_add_test(tc, test_network_tap);
+        tcase_add_test(tc, test_tap_gone_after_crash);
         tcase_add_test(tc, test_no_network_enodata);
         tcase_add_test(tc, test_seccomp_violation_kills);
         tcase_add_test(tc, test_bad_policy_is_config_error);
         tcase_add_test(tc, test_hugetlb_memory);
+        tcase_add_test(tc, test_thp_advised);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

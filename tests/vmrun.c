@@ -73,7 +73,7 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         int outp[2], errp[2];
         struct buf out = { 0 }, err = { 0 };
         int timeout = o->timeout_s ? o->timeout_s : 60;
-        bool signalled = false, signalled_again = false;
+        bool signalled = false, signalled_again = false, hooked = false;
         double start, signal_time = 0, running_time = 0;
         size_t k = 0;
         FILE *f;
@@ -144,6 +144,11 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
                                 signal_time = now();
                         }
                 }
+                if (o->hook && !hooked && ((out.p && strstr(out.p, o->hook_when)) ||
+                                           (err.p && strstr(err.p, o->hook_when)))) {
+                        hooked = true;
+                        o->hook(pid, o->hook_arg);
+                }
                 if (o->signal_again_ms && signalled && !signalled_again &&
                     now() - signal_time > o->signal_again_ms / 1000.0) {
                         kill(pid, o->signal);
@@ -163,6 +168,8 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         ret->err = err.p ? err.p : strdup("");
         if (o->signal)
                 ck_assert_msg(signalled, "never saw the running event; stderr:\n%s", ret->err);
+        if (o->hook)
+                ck_assert_msg(hooked, "never saw \"%s\"; stderr:\n%s", o->hook_when, ret->err);
 
         /* Parse every stdout line. */
         ret->all_json = true;

@@ -28,6 +28,11 @@ struct vmrun_opts {
         const char *watchdog_usec;  /* WATCHDOG_USEC for vmlaunch, or NULL */
         bool close_stdout;          /* vmlaunch's stdout is a pipe nobody reads */
         int stall_stdout_ms;        /* stdout is not read for this long after the start */
+        /* Called once, while vmlaunch runs, when `hook_when` first shows in
+         * its stdout or stderr, with vmlaunch's pid. */
+        const char *hook_when;
+        void (*hook)(int pid, void *arg);
+        void *hook_arg;
 };
 
 /* Runs; fails the test (ck_abort) on timeout. */

@@ -38,12 +38,20 @@ static uint64_t cpuid_hash(const struct kvm_cpuid_entry2 *e, uint32_t n) {
         uint64_t h = 0xcbf29ce484222325ull;
 
         for (uint32_t i = 0; i < n; i++) {
+                uint32_t ebx = e[i].ebx, edx = e[i].edx;
+
+                /* KVM reports the APIC id of the host CPU the ioctl ran
+                 * on (leaf 1 EBX[31:24], leaf 0xb EDX): not compared. */
+                if (e[i].function == 1)
+                        ebx &= 0x00ffffff;
+                if (e[i].function == 0xb || e[i].function == 0x1f)
+                        edx = 0;
                 h = fnv(h, e[i].function);
                 h = fnv(h, e[i].index);
                 h = fnv(h, e[i].eax);
-                h = fnv(h, e[i].ebx);
+                h = fnv(h, ebx);
                 h = fnv(h, e[i].ecx);
-                h = fnv(h, e[i].edx);
+                h = fnv(h, edx);
         }
         return h;
 }
