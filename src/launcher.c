@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "plugin.h"
+#include "audit.h"
 #include "seccomp_policy.h"
 #include "server.h"
 #include "tap.h"
@@ -58,6 +59,7 @@ struct launcher {
         struct sock_fprog seccomp_prog;         /* compiled policy; len 0: none */
         const struct sock_fprog *seccomp;       /* &seccomp_prog, or NULL */
         struct tap tap;
+        int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
 
         bool stopping;
         bool stop_requested;            /* SIGTERM/SIGINT/q */
@@ -320,6 +322,22 @@ static void run_loop(struct launcher *l) {
         }
 }
 
+/* SIGSYS: a seccomp kill, named by the kernel's audit record if it can
+ * be read (the jail's seccomp filter is the only thing that sends it). */
+static void seccomp_kill_result(struct launcher *l) {
+        _cleanup_free_ char *name = NULL;
+        int nr;
+
+        if (audit_find_seccomp_kill(l->kmsg_fd, l->plugin.pid, 500, &nr) < 0) {
+                set_result(l->res, EXIT_VM_CRASHED, "crash: the plugin was killed by SIGSYS (a seccomp violation)");
+                return;
+        }
+        name = audit_syscall_name(nr);
+        set_result(l->res, EXIT_VM_CRASHED,
+                   "crash: the plugin was killed by SIGSYS (a seccomp violation: syscall %d, %s, is not allowed)",
+                   nr, name ? name : "unknown to libseccomp");
+}
+
 static const char *signal_name(int sig) {
         const char *d = sigabbrev_np(sig);
 
@@ -352,7 +370,7 @@ static void decide_result(struct launcher *l) {
                 else if (l->killed_on_request)
                         set_result(res, EXIT_VM_FAILED, "killed on request");
                 else if (sig == SIGSYS)
-                        set_result(res, EXIT_VM_CRASHED, "crash: the plugin was killed by SIGSYS (a seccomp violation)");
+                        seccomp_kill_result(l);
                 else
                         set_result(res, EXIT_VM_CRASHED, "crash: the plugin was killed by signal SIG%s (%s)",
                                    signal_name(sig), strsignal(sig));
@@ -517,6 +535,14 @@ static int setup(struct launcher *l) {
                 return r;
         }
 
+        /* Reading the kernel log may take the privilege dropped below. */
+        if (l->seccomp) {
+                l->kmsg_fd = audit_open();
+                if (l->kmsg_fd < 0)
+                        log_debug("no kernel log (%s): a seccomp kill will not name its syscall",
+                                  strerror(-l->kmsg_fd));
+        }
+
         /* The plugin starts before any vCPU thread exists. */
         r = plugin_spawn(c, plugin_end, l->seccomp, &l->plugin, errbuf, sizeof(errbuf));
         if (r < 0) {
@@ -580,6 +606,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .watchdog = { { LOOP_TIMER }, -1 },
                 .plugin = PLUGIN_INIT,
                 .tap = TAP_INIT,
+                .kmsg_fd = -1,
                 .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
                 .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
         };
@@ -609,6 +636,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
         plugin_close(&l.plugin);
         server_free(l.server);
         tap_close(&l.tap);
+        safe_close(l.kmsg_fd);
         seccomp_policy_free(&l.seccomp_prog);
         vm_free(l.vm);
         safe_close(l.watchdog.fd);
