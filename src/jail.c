@@ -636,6 +636,12 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
                 n = read(rep_rd, &rep, sizeof(rep));
         while (n < 0 && errno == EINTR);
         if (n == 0) {
+                /* The child pivoted into its tmpfs and dropped the old root
+                 * before exec, so nothing is mounted on a directory we made
+                 * any more: it goes now, and a launcher killed by SIGKILL
+                 * later leaves nothing in /tmp. */
+                if (j->root_made && rmdir(j->root) == 0)
+                        j->root_made = false;
                 *ret_pid = pid;
                 return 0;
         }

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -652,6 +653,39 @@ static long set_hugepages(long n) {
         return old;
 }
 
+/* How many private jail roots /tmp holds. */
+static size_t jail_roots(void) {
+        glob_t gl;
+        size_t n;
+
+        if (glob("/tmp/vmlaunch-root-*", GLOB_NOSORT, NULL, &gl) != 0)
+                return 0;
+        n = gl.gl_pathc;
+        globfree(&gl);
+        return n;
+}
+
+static void count_roots_then_stop(int pid, void *arg) {
+        *(size_t *)arg = jail_roots();
+        kill(pid, SIGTERM);
+}
+
+/* The directory the jail's tmpfs was mounted on is gone once the plugin
+ * runs: a launcher killed with SIGKILL leaves nothing in /tmp. */
+START_TEST(test_jail_root_dir_gone_while_running) {
+        size_t before = jail_roots(), during = (size_t)-1;
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("busy"), "\"1000\"", 1, 2000),
+                                .hook_when = "busy: running", .hook = count_roots_then_stop, .hook_arg = &during };
+
+        vmrun(&o, &r);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_msg(during == before, "%zu private jail roots in /tmp while the VM ran, %zu before", during,
+                      before);
+        vmrun_free(&r);
+}
+END_TEST
+
 /* Selects a shmem THP mode; returns the one that was selected. */
 static char *set_shmem_thp(const char *mode) {
         static const char path[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
@@ -819,6 +853,7 @@ int main(void) {
         tcase_add_test(tc, test_bad_policy_is_config_error);
         tcase_add_test(tc, test_hugetlb_memory);
         tcase_add_test(tc, test_thp_advised);
+        tcase_add_test(tc, test_jail_root_dir_gone_while_running);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
