@@ -430,8 +430,14 @@ static int setup_network(struct launcher *l) {
                 break;
         }
         if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: network: %s%s%s: %s", step, l->tap.name[0] ? " " : "",
-                           l->tap.name, strerror(-r));
+                /* Making and configuring a tap takes CAP_NET_ADMIN. */
+                bool denied = c->network.mode == VM_NET_CREATE && (r == -EPERM || r == -EACCES);
+
+                set_result(l->res, EXIT_VM_FAILED, "error: network: %s%s%s: %s%s", step, l->tap.name[0] ? " " : "",
+                           l->tap.name, strerror(-r),
+                           denied ? " (creating a tap needs root or CAP_NET_ADMIN; as an ordinary user, pass "
+                                    "network.tap_fds or name a tap you own in network.tap_name)"
+                                  : "");
                 return r;
         }
         net.tap_fd = l->tap.fd;
