@@ -467,11 +467,6 @@ static int setup(struct launcher *l) {
         int sv[2], r;
 
         signal(SIGPIPE, SIG_IGN);
-        r = vcpu_setup_signals();
-        if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: installing the vCPU kick handler: %s", strerror(-r));
-                return r;
-        }
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);

@@ -165,6 +165,13 @@ int vm_start(struct vm *vm) {
 
         if (vm->started)
                 return -EINVAL;
+        /* The kick (pause, stop) must find a handler, not the default
+         * action, which kills the process; whoever embeds the VM. */
+        r = vcpu_setup_signals();
+        if (r < 0) {
+                vm_set_stop_reason(vm, VM_STOP_VCPU_ERROR, "installing the vCPU kick handler: %s", strerror(-r));
+                return r;
+        }
         vm->started = true;
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
                 r = vcpu_start(vm->vcpus[i]);
