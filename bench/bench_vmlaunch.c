@@ -1,8 +1,10 @@
 /* Benchmarks, as ratios against baselines measured in the same run (these
  * machines are noisy; absolute times are printed, never asserted):
  *
- *  io      plugin I/O round trip (guest `out`, plugin Wait/Resume) against
- *          the same guest on a bare KVM loop handling the exit in-process;
+ *  io      plugin I/O round trip (guest `out`, plugin Wait/Resume), with
+ *          both ends polling (poll_us, the default) and both blocking
+ *          (poll_us = 0, crosvm's way), against the same guest on a bare
+ *          KVM loop handling the exit in-process;
  *  launch  exec of vmlaunch to its exit, for a no-op plugin, sandbox off
  *          and on, against a bare create/destroy of the same KVM VM.
  *
@@ -151,7 +153,7 @@ static double median(double *v, int n) {
 int main(int argc, char **argv) {
         unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
         int reps = argc > 2 ? atoi(argv[2]) : 5;
-        double bare[64], plug[64], lbare[64], loff[64], lon[64];
+        double bare[64], plug[64], block[64], lbare[64], loff[64], lon[64];
         char conf[1024], line[256];
 
         if (n < 1 || n > 65535 || reps < 1 || reps > 64)
@@ -161,15 +163,17 @@ int main(int argc, char **argv) {
                 long long ns = 0;
 
                 bare[i] = bare_io(n);
-                snprintf(conf, sizeof(conf),
-                         "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n",
-                         BENCH_PLUGIN, n);
-                run_vmlaunch(conf, line, sizeof(line));
-                if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
-                        fprintf(stderr, "bench: no timing from the plugin (\"%s\")\n", line);
-                        return 1;
+                for (int poll = 1; poll >= 0; poll--) {
+                        snprintf(conf, sizeof(conf),
+                                 "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n%s",
+                                 BENCH_PLUGIN, n, poll ? "" : "poll_us = 0;\n");
+                        run_vmlaunch(conf, line, sizeof(line));
+                        if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
+                                fprintf(stderr, "bench: no timing from the plugin (\"%s\")\n", line);
+                                return 1;
+                        }
+                        (poll ? plug : block)[i] = (double)ns / 1e9 / (double)exits;
                 }
-                plug[i] = (double)ns / 1e9 / (double)exits;
 
                 lbare[i] = bare_create_destroy();
                 snprintf(conf, sizeof(conf), "plugin = { path = \"%s\"; args = [ \"0\" ]; };\n"
@@ -179,8 +183,10 @@ int main(int argc, char **argv) {
                 lon[i] = run_vmlaunch(conf, NULL, 0);
         }
         printf("%-44s %12s %12s %8s\n", "benchmark (median of runs)", "measured", "baseline", "ratio");
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip through the plugin, per exit", median(plug, reps) * 1e6,
-               median(bare, reps) * 1e6, median(plug, reps) / median(bare, reps));
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, polling (default)",
+               median(plug, reps) * 1e6, median(bare, reps) * 1e6, median(plug, reps) / median(bare, reps));
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, blocking (poll_us 0)",
+               median(block, reps) * 1e6, median(bare, reps) * 1e6, median(block, reps) / median(bare, reps));
         printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox off", median(loff, reps) * 1e3,
                median(lbare, reps) * 1e3, median(loff, reps) / median(lbare, reps));
         printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox on", median(lon, reps) * 1e3,

@@ -40,6 +40,7 @@ static const struct {
         { "hugepages", T_BOOL },
         { "kvm_device", T_STRING },
         { "shutdown_timeout_ms", T_INT },
+        { "poll_us", T_INT },
         { "plugin.path", T_STRING },
         { "plugin.root", T_STRING },
         { "sandbox.enabled", T_BOOL },
@@ -448,8 +449,8 @@ static void parse_network(struct ctx *c, const config_setting_t *g, struct vm_co
 }
 
 static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_config *cfg) {
-        static const char *const known[] = { "name",    "vcpus",  "hugepages", "kvm_device", "shutdown_timeout_ms",
-                                             "plugin",  "sandbox", "network",  NULL };
+        static const char *const known[] = { "name",   "vcpus",   "hugepages", "kvm_device", "shutdown_timeout_ms",
+                                             "poll_us", "plugin", "sandbox",   "network",    NULL };
         const config_setting_t *s;
         long long v;
 
@@ -464,6 +465,8 @@ static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_con
                 is_absolute(c, s, "kvm_device", cfg->kvm_device);
         if (get_int(c, root, "shutdown_timeout_ms", "shutdown_timeout_ms", 1, SHUTDOWN_TIMEOUT_MAX_MS, &v))
                 cfg->shutdown_timeout_ms = (unsigned)v;
+        if (get_int(c, root, "poll_us", "poll_us", 0, CONFIG_POLL_US_MAX, &v))
+                cfg->poll_us = (unsigned)v;
         parse_plugin(c, config_setting_get_member(root, "plugin"), cfg);
         parse_sandbox(c, config_setting_get_member(root, "sandbox"), cfg);
         parse_network(c, config_setting_get_member(root, "network"), cfg);
@@ -598,6 +601,7 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         cfg->vcpus = 1;
         cfg->kvm_device = strdup("/dev/kvm");
         cfg->shutdown_timeout_ms = 1000;
+        cfg->poll_us = CONFIG_POLL_US_DEFAULT;
         cfg->sandbox.enabled = true;
         cfg->plugin.args = calloc(1, sizeof(char *));
         if (!cfg->path || !cfg->kvm_device || !cfg->plugin.args)
@@ -699,7 +703,8 @@ int config_print(const struct vm_config *cfg, FILE *out) {
         print_string(out, cfg->name);
         fprintf(out, ";\nvcpus = %u;\nhugepages = %s;\nkvm_device = ", cfg->vcpus, b(cfg->hugepages));
         print_string(out, cfg->kvm_device);
-        fprintf(out, ";\nshutdown_timeout_ms = %u;\n\nplugin = {\n  path = ", cfg->shutdown_timeout_ms);
+        fprintf(out, ";\nshutdown_timeout_ms = %u;\npoll_us = %u;\n\nplugin = {\n  path = ", cfg->shutdown_timeout_ms,
+                cfg->poll_us);
         print_string(out, cfg->plugin.path);
         fputs(";\n  args = [ ", out);
         for (size_t i = 0; i < cfg->plugin.n_args; i++) {

@@ -14,6 +14,9 @@
 /* The kernel's hard ceiling on vCPUs per VM (KVM_MAX_VCPUS on x86 is 4096 in
  * recent kernels); the real limit is asked of KVM when the device opens. */
 #define CONFIG_VCPUS_CEILING 4096u
+/* poll_us: how long a vCPU round trip polls before blocking (wire.h). */
+#define CONFIG_POLL_US_DEFAULT 200u
+#define CONFIG_POLL_US_MAX 1000u
 
 struct vm_mount {
         char *src;      /* absolute, exists at load time */
@@ -42,6 +45,7 @@ struct vm_config {
         bool hugepages;              /* default false */
         char *kvm_device;            /* default "/dev/kvm"; absolute */
         unsigned shutdown_timeout_ms;/* default 1000; 1 .. 3600000 */
+        unsigned poll_us;            /* default 200; 0 (off) .. CONFIG_POLL_US_MAX */
 
         struct {
                 char *path;          /* absolute (resolved against dir), an existing regular executable file */

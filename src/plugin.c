@@ -95,7 +95,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_
         _cleanup_close_ int rep_rd = -1, rep_wr = -1;
         _cleanup_free_ char **argv = NULL;
         _cleanup_free_ char **envp = NULL;
-        char sock_env[32];
+        char sock_env[32], poll_env[32];
         size_t n_env = 0, k = 0;
         int fds[2], e = 0, r;
         pid_t pid, parent = getpid();
@@ -118,17 +118,20 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_
         argv = calloc(config->plugin.n_args + 2, sizeof(*argv));
         while (environ && environ[n_env])
                 n_env++;
-        envp = calloc(n_env + 2, sizeof(*envp));
+        envp = calloc(n_env + 3, sizeof(*envp));
         if (!argv || !envp)
                 return -ENOMEM;
         argv[0] = config->plugin.path;
         for (size_t i = 0; i < config->plugin.n_args; i++)
                 argv[i + 1] = config->plugin.args[i];
         snprintf(sock_env, sizeof(sock_env), "CROSVM_SOCKET=%d", sock_fd);
+        /* Our SDK polls its vCPU pipes this long (wire.h); others ignore it. */
+        snprintf(poll_env, sizeof(poll_env), "VMLAUNCH_POLL_US=%u", config->poll_us);
         for (size_t i = 0; i < n_env; i++)
-                if (strncmp(environ[i], "CROSVM_SOCKET=", 14) != 0)
+                if (strncmp(environ[i], "CROSVM_SOCKET=", 14) != 0 && strncmp(environ[i], "VMLAUNCH_POLL_US=", 17) != 0)
                         envp[k++] = environ[i];
         envp[k++] = sock_env;
+        envp[k++] = poll_env;
 
         if (config->sandbox.enabled) {
                 struct jail_stdio stdio = { .in = null_fd, .out = out_wr, .err = err_wr, .keep_fd = sock_fd };

@@ -112,6 +112,7 @@ int vcpu_new(struct vm *vm, unsigned id, struct vcpu **ret) {
                 v->arena.base = NULL;
         v->arena.size = VCPU_ARENA_SIZE;
         v->allocator = (ProtobufCAllocator){ arena_alloc, arena_free, &v->arena };
+        wire_poller_init(&v->poller, vm->config->poll_us * 1000u);
         if (!v->rx || !v->tx || !v->arena.base) {
                 vcpu_free(v);
                 return -ENOMEM;
@@ -177,6 +178,7 @@ static int send_errno(struct vcpu *v, VcpuResponse__MessageCase which, int e) {
  * next call.  -EPIPE when the VM is stopping. */
 static int read_request(struct vcpu *v, VcpuRequest **ret) {
         for (;;) {
+                bool polled = wire_poller_wait(&v->poller, v->req_rd);
                 ssize_t n = read(v->req_rd, v->rx, WIRE_PIPE_MAX);
                 VcpuRequest *req;
 
@@ -190,6 +192,7 @@ static int read_request(struct vcpu *v, VcpuRequest **ret) {
                 }
                 if (n == 0)
                         return -EPIPE;
+                wire_poller_done(&v->poller, polled);
                 v->arena.used = 0;
                 req = vcpu_request__unpack(&v->allocator, (size_t)n, v->rx);
                 if (!req) {

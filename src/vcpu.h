@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 struct vm;
 
 /* Exit counters, bumped by the vCPU thread alone with relaxed atomics;
@@ -62,6 +64,7 @@ struct vcpu {
         ProtobufCAllocator allocator;
 
         struct vcpu_stats stats;
+        struct wire_poller poller;      /* for the plugin's next request */
 };
 
 /* Allocates the vCPU's pipes and buffers (no KVM vCPU yet). */

@@ -1,8 +1,11 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds) {
@@ -207,4 +210,74 @@ int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, siz
                         return -EPIPE;
                 r->end += (size_t)n;
         }
+}
+
+static uint64_t mono_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void wire_poller_init(struct wire_poller *p, uint32_t max_ns) {
+        p->ns = p->max_ns = max_ns;
+        p->wait_start = 0;
+}
+
+bool wire_poller_wait(struct wire_poller *p, int fd) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        uint64_t now;
+
+        if (p->max_ns == 0)
+                return false;
+        p->wait_start = now = mono_ns();
+        if (p->ns == 0)
+                return false;
+        for (;;) {
+                if (poll(&pfd, 1, 0) != 0)      /* readable, hung up, or an error to read */
+                        return true;
+                now = mono_ns();
+                if (now - p->wait_start >= p->ns)
+                        return false;
+                __builtin_ia32_pause();
+        }
+}
+
+void wire_poller_done(struct wire_poller *p, bool polled) {
+        uint64_t waited;
+
+        if (p->max_ns == 0)
+                return;
+        if (polled) {
+                /* Caught by polling: the window was right, or may widen
+                 * again after a shrink. */
+                if (p->ns < p->max_ns)
+                        p->ns = p->ns * 2 > p->max_ns ? p->max_ns : p->ns * 2;
+                return;
+        }
+        waited = mono_ns() - p->wait_start;
+        if (waited > p->max_ns) {
+                /* Slower than any window: polling only burnt CPU. */
+                p->ns /= 2;
+                if (p->ns < WIRE_POLL_START_NS)
+                        p->ns = 0;
+        } else if (p->ns < p->max_ns) {
+                /* A quick reply the window just missed. */
+                p->ns = p->ns ? (p->ns * 2 > p->max_ns ? p->max_ns : p->ns * 2)
+                              : (WIRE_POLL_START_NS < p->max_ns ? WIRE_POLL_START_NS : p->max_ns);
+        }
+}
+
+uint32_t wire_poll_ns_from_env(void) {
+        const char *e = getenv("VMLAUNCH_POLL_US");
+        char *end;
+        unsigned long v;
+
+        if (!e || !*e)
+                return 0;
+        errno = 0;
+        v = strtoul(e, &end, 10);
+        if (*end || errno || v > 1000000)
+                return 0;
+        return (uint32_t)(v * 1000);
 }

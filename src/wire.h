@@ -11,6 +11,7 @@
  * CLOEXEC. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,3 +74,35 @@ int wire_reader_has_message(const struct wire_reader *r);
  * buffer, -EBADMSG for a bad prefix, -EINTR when a signal interrupted the
  * read (nothing is lost; call again), or another -errno. */
 int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, size_t *ret_len);
+
+/* Polling before blocking on a vCPU pipe, for both ends.  A blocked
+ * reader woken from another core costs ~22 us here (nested KVM); a reader
+ * that looks again for a few microseconds catches a quick reply without
+ * sleeping.  The window adapts the way KVM's halt polling does: it grows
+ * while replies arrive within `max_ns` of the wait starting, and halves
+ * down to off while they take longer (a slow peer, or a peer sharing this
+ * CPU, which a spinning reader would only delay).  A window of 0 never
+ * polls.  Each look is one zero-timeout poll(). */
+struct wire_poller {
+        uint32_t ns;            /* the current window */
+        uint32_t max_ns;        /* its ceiling; 0: polling off */
+        uint64_t wait_start;    /* CLOCK_MONOTONIC ns, set by wire_poller_wait */
+};
+
+/* Windows start here when growing from off. */
+#define WIRE_POLL_START_NS 2000u
+
+void wire_poller_init(struct wire_poller *p, uint32_t max_ns);
+
+/* Looks at fd for at most the current window.  True if fd is readable (a
+ * read will not block); false if the caller is to block.  Either way, call
+ * wire_poller_done once the awaited message has been read. */
+bool wire_poller_wait(struct wire_poller *p, int fd);
+
+/* The wait that wire_poller_wait began is over (`polled`: it ended by
+ * polling): adapts the window to how long it took. */
+void wire_poller_done(struct wire_poller *p, bool polled);
+
+/* The ceiling the launcher hands the plugin in VMLAUNCH_POLL_US, in ns
+ * (0 if unset or malformed). */
+uint32_t wire_poll_ns_from_env(void);

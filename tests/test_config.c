@@ -74,6 +74,7 @@ START_TEST(test_defaults_and_relative_plugin) {
         ck_assert(!cfg->hugepages);
         ck_assert_str_eq(cfg->kvm_device, "/dev/kvm");
         ck_assert_uint_eq(cfg->shutdown_timeout_ms, 1000);
+        ck_assert_uint_eq(cfg->poll_us, 200);
         ck_assert_str_eq(cfg->plugin.path, plugin);    /* resolved against the file's directory */
         ck_assert_ptr_nonnull(cfg->plugin.args);
         ck_assert_ptr_null(cfg->plugin.args[0]);
@@ -89,7 +90,7 @@ START_TEST(test_full_schema) {
 
         snprintf(text, sizeof(text),
                  "name = \"full\"; vcpus = 4; hugepages = true; kvm_device = \"/dev/kvm\";\n"
-                 "shutdown_timeout_ms = 2500;\n"
+                 "shutdown_timeout_ms = 2500; poll_us = 0;\n"
                  "plugin = { path = \"%s\"; args = [ \"-v\", \"x y\" ]; root = \"%s\";\n"
                  "  mounts = ( { src = \"/usr\"; dst = \"/u\"; writable = true; }, { src = \"/etc\"; } );\n"
                  "  gid_maps = ( { inner = 1000; outer = 2000; count = 5; }, { inner = 7; } ); };\n"
@@ -99,6 +100,7 @@ START_TEST(test_full_schema) {
         ck_assert_msg(load(text, NULL, 0, &cfg, &errors) == 0, "%s", errors);
         ck_assert_str_eq(cfg->name, "full");
         ck_assert_uint_eq(cfg->vcpus, 4);
+        ck_assert_uint_eq(cfg->poll_us, 0);
         ck_assert(cfg->hugepages);
         ck_assert_uint_eq(cfg->plugin.n_args, 2);
         ck_assert_str_eq(cfg->plugin.args[1], "x y");
@@ -130,6 +132,8 @@ START_TEST(test_each_error_class) {
         expect_error("plugin = { path = \"plugin\"; };\nvcpus = 0;\n", "vcpus: must be between 1 and 4096, got 0",
                      NULL);
         expect_error("plugin = { path = \"plugin\"; };\nvcpus = 5000;\n", "vcpus: must be between 1 and 4096", NULL);
+        expect_error("plugin = { path = \"plugin\"; };\npoll_us = 1001;\n",
+                     "vm.conf:2: poll_us: must be between 0 and 1000, got 1001", NULL);
         expect_error("plugin = { path = \"plugin\"; };\nkvm_device = \"dev/kvm\";\n",
                      "kvm_device: must be an absolute path", NULL);
         expect_error("plugin = { path = \"missing\"; };\n", "vm.conf:1: plugin.path", "No such file");

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -129,6 +131,77 @@ START_TEST(test_reader_reassembles) {
 }
 END_TEST
 
+static uint64_t mono_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The poller: data already there is seen at once; none is looked for a
+ * whole window and no longer; waits longer than the ceiling halve the
+ * window down to off; quick ones grow it back from the start value;
+ * a ceiling of 0 never polls. */
+START_TEST(test_poller_adapts) {
+        struct wire_poller p;
+        int fds[2];
+        uint64_t t0, took;
+        char c;
+
+        ck_assert_int_eq(pipe(fds), 0);
+        wire_poller_init(&p, 100000);           /* 100 us */
+        ck_assert_uint_eq(p.ns, 100000);
+
+        ck_assert_int_eq(write(fds[1], "x", 1), 1);
+        ck_assert(wire_poller_wait(&p, fds[0]));
+        ck_assert_int_eq(read(fds[0], &c, 1), 1);
+        wire_poller_done(&p, true);
+        ck_assert_uint_eq(p.ns, 100000);
+
+        t0 = mono_ns();
+        ck_assert(!wire_poller_wait(&p, fds[0]));
+        took = mono_ns() - t0;
+        ck_assert_msg(took >= 100000, "gave up after %llu ns, inside its window", (unsigned long long)took);
+
+        /* Replies slower than the ceiling: 100 -> 50 -> 25 -> 12.5 -> 6.25
+         * -> 3.125 us, then below the start value: off. */
+        for (int i = 0; i < 6; i++) {
+                wire_poller_wait(&p, fds[0]);
+                usleep(1000);
+                wire_poller_done(&p, false);
+        }
+        ck_assert_uint_eq(p.ns, 0);
+        /* Off still times the wait; a quick reply restarts polling. */
+        ck_assert(!wire_poller_wait(&p, fds[0]));
+        wire_poller_done(&p, false);
+        ck_assert_uint_eq(p.ns, WIRE_POLL_START_NS);
+        ck_assert_int_eq(write(fds[1], "x", 1), 1);
+        ck_assert(wire_poller_wait(&p, fds[0]));
+        ck_assert_int_eq(read(fds[0], &c, 1), 1);
+        wire_poller_done(&p, true);
+        ck_assert_uint_eq(p.ns, 2 * WIRE_POLL_START_NS);
+
+        wire_poller_init(&p, 0);
+        ck_assert_int_eq(write(fds[1], "x", 1), 1);
+        ck_assert(!wire_poller_wait(&p, fds[0]));       /* off: the caller just reads */
+        close(fds[0]);
+        close(fds[1]);
+}
+END_TEST
+
+/* VMLAUNCH_POLL_US: microseconds, anything malformed is off. */
+START_TEST(test_poll_env) {
+        setenv("VMLAUNCH_POLL_US", "200", 1);
+        ck_assert_uint_eq(wire_poll_ns_from_env(), 200000);
+        setenv("VMLAUNCH_POLL_US", "20x", 1);
+        ck_assert_uint_eq(wire_poll_ns_from_env(), 0);
+        setenv("VMLAUNCH_POLL_US", "99999999", 1);
+        ck_assert_uint_eq(wire_poll_ns_from_env(), 0);
+        unsetenv("VMLAUNCH_POLL_US");
+        ck_assert_uint_eq(wire_poll_ns_from_env(), 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("wire");
         TCase *tc = tcase_create("wire");
@@ -138,6 +211,8 @@ int main(void) {
         tcase_add_test(tc, test_varint);
         tcase_add_test(tc, test_seqpacket_fds);
         tcase_add_test(tc, test_reader_reassembles);
+        tcase_add_test(tc, test_poller_adapts);
+        tcase_add_test(tc, test_poll_env);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -75,6 +75,7 @@ struct crosvm_vcpu {
         bool wait_sent;         /* the first Wait went out; later events are pushed */
         enum resume_kind resume;
         struct wire_reader reader;
+        struct wire_poller poller;      /* VMLAUNCH_POLL_US from the launcher; off elsewhere */
         uint8_t *rx;            /* WIRE_PIPE_MAX, the reader's buffer */
         uint8_t *tx;            /* WIRE_PIPE_MAX, packed requests */
         uint32_t io_len;

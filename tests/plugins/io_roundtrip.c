@@ -1,7 +1,8 @@
-/* io_roundtrip [N]: the guest writes 0, 1, 2... to port 0x10 N times,
- * reads port 0x11 (the plugin answers 0x5a), echoes it to port 0x12 and
- * powers off through 0x501.  The plugin checks every value, reads rax
- * during an event, and exits 0 only if everything matched. */
+/* io_roundtrip [N [block]]: the guest writes 0, 1, 2... to port 0x10 N
+ * times, reads port 0x11 (the plugin answers 0x5a), echoes it to port 0x12
+ * and powers off through 0x501.  The plugin checks every value, reads rax
+ * during an event, and exits 0 only if everything matched.  With "block",
+ * the SDK never polls its pipes, as crosvm's own library did not. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
         }
         code[1] = (uint8_t)n;
         code[2] = (uint8_t)(n >> 8);
+        if (argc > 2 && strcmp(argv[2], "block") == 0)
+                setenv("VMLAUNCH_POLL_US", "0", 1);
         if (guest_setup(&g, "io_roundtrip", 0x10000) < 0)
                 return 1;
         guest_load(&g, 0x1000, code, sizeof(code));
