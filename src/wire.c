@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -239,7 +240,13 @@ bool wire_poller_wait(struct wire_poller *p, int fd) {
                 now = mono_ns();
                 if (now - p->wait_start >= p->ns)
                         return false;
-                __builtin_ia32_pause();
+                /* Spin for a quick reply, then yield between looks: if the
+                 * peer waits for this CPU (more busy threads than CPUs),
+                 * it gets it, instead of waiting out the window. */
+                if (now - p->wait_start < WIRE_POLL_SPIN_NS)
+                        __builtin_ia32_pause();
+                else
+                        sched_yield();
         }
 }
 

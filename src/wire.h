@@ -91,6 +91,8 @@ struct wire_poller {
 
 /* Windows start here when growing from off. */
 #define WIRE_POLL_START_NS 2000u
+/* For this long a wait spins; after that it yields the CPU between looks. */
+#define WIRE_POLL_SPIN_NS 3000u
 
 void wire_poller_init(struct wire_poller *p, uint32_t max_ns);
 
