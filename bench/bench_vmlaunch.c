@@ -6,11 +6,21 @@
  *          (poll_us = 0, crosvm's way), against the same guest on a bare
  *          KVM loop handling the exit in-process;
  *  launch  exec of vmlaunch to its exit, for a no-op plugin, sandbox off
- *          and on, against a bare create/destroy of the same KVM VM.
+ *          and on, against a bare create/destroy of the same KVM VM, and
+ *          QEMU's no-op run (-accel kvm, a guest that exits through
+ *          isa-debug-exit) when qemu-system-x86_64 is installed;
+ *  rss     vmlaunch's own resident memory (anonymous + file; guest memory,
+ *          which is shared memory, left out) at 1, 8 and 64 vCPUs;
+ *  scale   total exits per second with 1, 2, 4, 8 vCPUs in busy loops,
+ *          against 1 vCPU;
+ *  monitor the I/O round trip with headless stats every second and with
+ *          the TUI (under tmux, when installed), against headless without.
  *
  * Usage: bench_vmlaunch [N_EXITS] [REPEATS] */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <signal.h>
 #include <linux/kvm.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,6 +149,227 @@ static double run_vmlaunch(const char *conf_text, char *line, size_t len) {
         return t0;
 }
 
+/* A vmlaunch left running: its pid and its stdout. */
+struct running {
+        pid_t pid;
+        FILE *out;
+        char path[64];
+};
+
+/* Starts vmlaunch headless (with `extra` arguments, may be NULL) and
+ * returns once its "running" event is out. */
+static void start_vmlaunch(const char *conf_text, const char *extra, struct running *r) {
+        int fd, p[2];
+        char buf[65536];
+
+        snprintf(r->path, sizeof(r->path), "/tmp/vmlaunch-bench-XXXXXX");
+        fd = mkstemp(r->path);
+        if (fd < 0 || write(fd, conf_text, strlen(conf_text)) < 0 || pipe(p) < 0)
+                die("config");
+        close(fd);
+        r->pid = fork();
+        if (r->pid == 0) {
+                dup2(p[1], 1);
+                if (extra)
+                        execl(VMLAUNCH_BIN, VMLAUNCH_BIN, "--headless", extra, "-c", r->path, (char *)NULL);
+                else
+                        execl(VMLAUNCH_BIN, VMLAUNCH_BIN, "--headless", "-c", r->path, (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        r->out = fdopen(p[0], "r");
+        while (fgets(buf, sizeof(buf), r->out))
+                if (strstr(buf, "\"event\":\"running\""))
+                        return;
+        fprintf(stderr, "bench: vmlaunch did not start the VM\n");
+        exit(1);
+}
+
+static void stop_vmlaunch(struct running *r) {
+        char buf[65536];
+        int st;
+
+        kill(r->pid, SIGTERM);
+        while (fgets(buf, sizeof(buf), r->out))
+                ;
+        fclose(r->out);
+        waitpid(r->pid, &st, 0);
+        unlink(r->path);
+}
+
+/* RssAnon + RssFile of a process, in KiB: what it uses itself, without
+ * the guest's memory (the plugin's memfds, counted as RssShmem). */
+static long own_rss_kib(pid_t pid) {
+        char path[64], line[256];
+        long anon = -1, file = -1, v;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        f = fopen(path, "re");
+        if (!f)
+                die(path);
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "RssAnon: %ld", &v) == 1)
+                        anon = v;
+                if (sscanf(line, "RssFile: %ld", &v) == 1)
+                        file = v;
+        }
+        fclose(f);
+        return anon < 0 || file < 0 ? -1 : anon + file;
+}
+
+static void bench_rss(void) {
+        static const unsigned counts[] = { 1, 8, 64 };
+        long kib[3];
+
+        for (int i = 0; i < 3; i++) {
+                char conf[1024];
+                struct running r;
+
+                /* Paced: every vCPU runs and exits now and then, the CPU stays free. */
+                snprintf(conf, sizeof(conf),
+                         "vcpus = %u;\nplugin = { path = \"%s\"; args = [ \"20000\" ]; };\n", counts[i],
+                         BUSY_PLUGIN);
+                start_vmlaunch(conf, NULL, &r);
+                usleep(500 * 1000);
+                kib[i] = own_rss_kib(r.pid);
+                stop_vmlaunch(&r);
+        }
+        for (int i = 0; i < 3; i++)
+                printf("%-44s %7ld KiB %9ld KiB %7.2fx\n",
+                       i == 0 ? "vmlaunch RSS, 1 vCPU" : i == 1 ? "vmlaunch RSS, 8 vCPUs" : "vmlaunch RSS, 64 vCPUs",
+                       kib[i], kib[0], (double)kib[i] / (double)kib[0]);
+        printf("%-44s %7.1f KiB\n", "  growth per extra vCPU (1 -> 64)", (double)(kib[2] - kib[0]) / 63.0);
+}
+
+/* The "io_out" total of a stats line. */
+static bool stats_io_out(const char *line, unsigned long long *ret) {
+        const char *t = strstr(line, "\"total\"");
+
+        if (!strstr(line, "\"event\":\"stats\"") || !t || !(t = strstr(t, "\"io_out\":")))
+                return false;
+        return sscanf(t, "\"io_out\":%llu", ret) == 1;
+}
+
+static void bench_scale(void) {
+        static const unsigned counts[] = { 1, 2, 4, 8 };
+        double rate[4];
+
+        for (int i = 0; i < 4; i++) {
+                char conf[1024], buf[65536];
+                unsigned long long first = 0, last = 0, v;
+                double t_first = 0, t_last = 0;
+                int seen = 0;
+                struct running r;
+
+                snprintf(conf, sizeof(conf), "vcpus = %u;\nplugin = { path = \"%s\"; };\n", counts[i], BUSY_PLUGIN);
+                start_vmlaunch(conf, "--stats-interval=1", &r);
+                /* Skip the first interval (start-up), then count over three. */
+                while (seen < 5 && fgets(buf, sizeof(buf), r.out)) {
+                        if (!stats_io_out(buf, &v))
+                                continue;
+                        if (++seen == 2) {
+                                first = v;
+                                t_first = now_s();
+                        } else if (seen == 5) {
+                                last = v;
+                                t_last = now_s();
+                        }
+                }
+                stop_vmlaunch(&r);
+                rate[i] = seen == 5 ? (double)(last - first) / (t_last - t_first) : 0;
+        }
+        for (int i = 0; i < 4; i++) {
+                char label[64];
+
+                snprintf(label, sizeof(label), "exits per second, %u busy vCPU%s", counts[i], counts[i] > 1 ? "s" : "");
+                printf("%-44s %10.0f /s %10.0f /s %7.2fx\n", label, rate[i], rate[0], rate[i] / rate[0]);
+        }
+}
+
+/* Seconds per exit with the TUI on, under tmux (the plugin writes its
+ * figure to a file: the screen is gone once vmlaunch exits); 0 when tmux
+ * is missing or no figure came. */
+static double io_under_tui(unsigned n) {
+        char conf_path[] = "/tmp/vmlaunch-bench-XXXXXX", report[] = "/tmp/vmlaunch-bench-report-XXXXXX";
+        char cmd[2048], line[512];
+        double per_exit = 0;
+        int fd = mkstemp(conf_path), rfd = mkstemp(report);
+        FILE *f;
+
+        if (system("command -v tmux > /dev/null 2>&1") != 0)
+                return 0;
+        if (fd < 0 || rfd < 0 ||
+            dprintf(fd, "plugin = { path = \"%s\"; args = [ \"%u\", \"%s\" ]; };\nsandbox = { enabled = false; };\n",
+                    BENCH_PLUGIN, n, report) < 0)
+                die("config");
+        close(fd);
+        close(rfd);
+        snprintf(cmd, sizeof(cmd),
+                 "tmux -S /tmp/vmlaunch-bench.sock -f /dev/null new-session -d -s b -x 200 -y 50 "
+                 "'%s --tui -c %s; touch %s.done; sleep 60' && for i in $(seq 600); do "
+                 "[ -e %s.done ] && break; sleep 0.1; done; tmux -S /tmp/vmlaunch-bench.sock kill-server",
+                 VMLAUNCH_BIN, conf_path, report, report);
+        if (system(cmd) != 0)
+                fprintf(stderr, "bench: the TUI run under tmux failed\n");
+        f = fopen(report, "re");
+        if (f && fgets(line, sizeof(line), f)) {
+                unsigned long exits;
+                long long ns;
+
+                if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) == 2 && exits == n)
+                        per_exit = (double)ns / 1e9 / (double)exits;
+        }
+        if (f)
+                fclose(f);
+        unlink(conf_path);
+        unlink(report);
+        snprintf(cmd, sizeof(cmd), "%s.done", report);
+        unlink(cmd);
+        return per_exit;
+}
+
+/* QEMU's no-op run: a 64 KiB BIOS whose reset vector writes 0 to
+ * isa-debug-exit, which ends QEMU with status 1.  Seconds, or 0 if QEMU
+ * is not installed. */
+static double qemu_noop(void) {
+        static uint8_t bios[65536];
+        char path[] = "/tmp/vmlaunch-bench-bios-XXXXXX";
+        int fd, st;
+        double t0;
+        pid_t pid;
+
+        if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+                return 0;
+        memset(bios, 0xf4, sizeof(bios));
+        /* At 0xffff0: mov al, 0; out 0xf4, al; hlt */
+        memcpy(bios + 0xfff0, (const uint8_t[]){ 0xb0, 0x00, 0xe6, 0xf4, 0xf4 }, 5);
+        fd = mkstemp(path);
+        if (fd < 0 || write(fd, bios, sizeof(bios)) != (ssize_t)sizeof(bios))
+                die("bios");
+        close(fd);
+        t0 = now_s();
+        pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+
+                dup2(null, 1);
+                dup2(null, 2);
+                execl("/usr/bin/qemu-system-x86_64", "qemu-system-x86_64", "-accel", "kvm", "-m", "16",
+                      "-display", "none", "-nodefaults", "-no-reboot", "-bios", path, "-device",
+                      "isa-debug-exit,iobase=0xf4,iosize=1", (char *)NULL);
+                _exit(127);
+        }
+        waitpid(pid, &st, 0);
+        t0 = now_s() - t0;
+        unlink(path);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1) {
+                fprintf(stderr, "bench: QEMU's no-op run ended with status 0x%x\n", st);
+                return 0;
+        }
+        return t0;
+}
+
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *)a, y = *(const double *)b;
 
@@ -153,7 +384,7 @@ static double median(double *v, int n) {
 int main(int argc, char **argv) {
         unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
         int reps = argc > 2 ? atoi(argv[2]) : 5;
-        double bare[64], plug[64], block[64], lbare[64], loff[64], lon[64];
+        double bare[64], plug[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64], qemu[64];
         char conf[1024], line[256];
 
         if (n < 1 || n > 65535 || reps < 1 || reps > 64)
@@ -174,6 +405,26 @@ int main(int argc, char **argv) {
                         }
                         (poll ? plug : block)[i] = (double)ns / 1e9 / (double)exits;
                 }
+                /* The monitor's cost: stats every second, and the TUI. */
+                {
+                        struct running r;
+                        char buf[65536];
+
+                        snprintf(conf, sizeof(conf),
+                                 "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n",
+                                 BENCH_PLUGIN, n);
+                        start_vmlaunch(conf, "--stats-interval=1", &r);
+                        stats[i] = 0;
+                        while (fgets(buf, sizeof(buf), r.out)) {
+                                char *b = strstr(buf, "bench: ");
+
+                                if (b && sscanf(b, "bench: %lu exits in %lld ns", &exits, &ns) == 2 && exits == n)
+                                        stats[i] = (double)ns / 1e9 / (double)exits;
+                        }
+                        stop_vmlaunch(&r);
+                }
+                tui[i] = io_under_tui(n);
+                qemu[i] = qemu_noop();
 
                 lbare[i] = bare_create_destroy();
                 snprintf(conf, sizeof(conf), "plugin = { path = \"%s\"; args = [ \"0\" ]; };\n"
@@ -191,7 +442,23 @@ int main(int argc, char **argv) {
                median(lbare, reps) * 1e3, median(loff, reps) / median(lbare, reps));
         printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox on", median(lon, reps) * 1e3,
                median(lbare, reps) * 1e3, median(lon, reps) / median(lbare, reps));
-        printf("(%u exits per I/O run, %d runs; baselines: the same guest on a bare KVM loop, and a bare\n"
-               " create/destroy of the same VM: irqchip, PIT, one vCPU)\n", n, reps);
+        if (median(qemu, reps) > 0)
+                printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, sandbox on, against QEMU's",
+                       median(lon, reps) * 1e3, median(qemu, reps) * 1e3, median(lon, reps) / median(qemu, reps));
+        else
+                printf("%-44s %s\n", "no-op run against QEMU's", "(no qemu-system-x86_64: apt-get install qemu-system-x86)");
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, headless, stats every 1 s",
+               median(stats, reps) * 1e6, median(plug, reps) * 1e6, median(stats, reps) / median(plug, reps));
+        if (median(tui, reps) > 0)
+                printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, TUI under tmux", median(tui, reps) * 1e6,
+                       median(plug, reps) * 1e6, median(tui, reps) / median(plug, reps));
+        else
+                printf("%-44s %s\n", "I/O round trip, TUI under tmux", "(no tmux)");
+        fflush(stdout);
+        bench_rss();
+        bench_scale();
+        printf("(%u exits per I/O run, %d runs; baselines: the same guest on a bare KVM loop; a bare\n"
+               " create/destroy of the same VM: irqchip, PIT, one vCPU; QEMU's no-op run; the headless\n"
+               " polling round trip without stats; 1 vCPU; RSS and scaling from one run each)\n", n, reps);
         return 0;
 }
