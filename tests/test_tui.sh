@@ -120,4 +120,26 @@ if kill -0 "$vpid" 2> /dev/null || kill -0 "$ppid" 2> /dev/null; then
         exit 1
 fi
 step "both gone after the hang-up"
+
+# 64 vCPUs in a 40-line terminal: the rows scroll (j/k) and say which
+# are shown; the totals row stays.
+sed 's/vcpus = 2;/vcpus = 64;/; s/"500", "2000"/"20000"/; s/tuitest/tui64/' "$dir/vm.conf" > "$dir/64.conf"
+timeout 10 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
+        "sh -c 'timeout --foreground 100 $bin --tui -c $dir/64.conf; sleep 30'"
+for _ in $(seq 150); do
+        cap | grep -q "rows 0-.* of 64" && break
+        sleep 0.2
+done
+cap | grep -q "rows 0-.* of 64" || fail "no scroll indicator for 64 vCPUs"
+cap | grep -qE "^ *total" || fail "no totals row with 64 vCPUs"
+timeout 10 tmux -S "$sock" send-keys -t t j j j
+for _ in $(seq 50); do
+        cap | grep -q "rows 3-.* of 64" && break
+        sleep 0.1
+done
+cap | grep -q "rows 3-.* of 64" || fail "j did not scroll the vCPU rows"
+cap | grep -qE "^ +3 +[0-9]" || fail "vCPU 3 is not the first row after scrolling"
+cap | grep -qE "^ +2 +[0-9]" && fail "vCPU 2 is still shown after scrolling past it"
+timeout 10 tmux -S "$sock" send-keys -t t q
+step "64 vCPUs scroll"
 echo "test_tui: all checks passed"
