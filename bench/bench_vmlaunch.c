@@ -108,6 +108,9 @@ static double bare_create_destroy(void) {
         return now_s() - t0;
 }
 
+/* When the last run_vmlaunch exec'd vmlaunch, CLOCK_MONOTONIC seconds. */
+static double last_exec;
+
 /* Runs vmlaunch headless on a config; returns wall seconds and copies the
  * first "bench:" line of its stdout into line (if any). */
 static double run_vmlaunch(const char *conf_text, char *line, size_t len) {
@@ -121,7 +124,7 @@ static double run_vmlaunch(const char *conf_text, char *line, size_t len) {
         if (fd < 0 || write(fd, conf_text, strlen(conf_text)) < 0 || pipe(p) < 0)
                 die("config");
         close(fd);
-        t0 = now_s();
+        t0 = last_exec = now_s();
         pid = fork();
         if (pid == 0) {
                 dup2(p[1], 1);
@@ -385,6 +388,7 @@ int main(int argc, char **argv) {
         unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
         int reps = argc > 2 ? atoi(argv[2]) : 5;
         double bare[64], plug[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64], qemu[64];
+        double first[4][64], whole[4][64];      /* sandbox off/on x tap off/on */
         char conf[1024], line[256];
 
         if (n < 1 || n > 65535 || reps < 1 || reps > 64)
@@ -423,6 +427,25 @@ int main(int argc, char **argv) {
                         }
                         stop_vmlaunch(&r);
                 }
+                /* Launch to the guest's first instruction (its first exit),
+                 * and to exit, with one exit in all: sandbox and tap. */
+                for (int k = 0; k < 4; k++) {
+                        unsigned long e;
+                        long long t, at;
+
+                        snprintf(conf, sizeof(conf),
+                                 "plugin = { path = \"%s\"; args = [ \"1\" ]; };\nsandbox = { enabled = %s; };\n%s",
+                                 BENCH_PLUGIN, k & 1 ? "true" : "false",
+                                 k & 2 ? "network = { host_ip = \"192.168.71.1\"; netmask = \"255.255.255.0\"; "
+                                         "mac = \"de:21:e8:47:6b:71\"; };\n"
+                                       : "");
+                        whole[k][i] = run_vmlaunch(conf, line, sizeof(line));
+                        if (sscanf(line, "bench: %lu exits in %lld ns, first at %lld ns", &e, &t, &at) != 3) {
+                                fprintf(stderr, "bench: no first-exit time (\"%s\")\n", line);
+                                return 1;
+                        }
+                        first[k][i] = (double)at / 1e9 - last_exec;
+                }
                 tui[i] = io_under_tui(n);
                 qemu[i] = qemu_noop();
 
@@ -442,6 +465,22 @@ int main(int argc, char **argv) {
                median(lbare, reps) * 1e3, median(loff, reps) / median(lbare, reps));
         printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox on", median(lon, reps) * 1e3,
                median(lbare, reps) * 1e3, median(lon, reps) / median(lbare, reps));
+        for (int k = 0; k < 4; k++) {
+                char label[64];
+
+                snprintf(label, sizeof(label), "exec to the first guest exit, sandbox %s, tap %s", k & 1 ? "on" : "off",
+                         k & 2 ? "on" : "off");
+                printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", label, median(first[k], reps) * 1e3,
+                       median(first[0], reps) * 1e3, median(first[k], reps) / median(first[0], reps));
+        }
+        for (int k = 1; k < 4; k++) {
+                char label[64];
+
+                snprintf(label, sizeof(label), "exec to exit, 1 exit, sandbox %s, tap %s", k & 1 ? "on" : "off",
+                         k & 2 ? "on" : "off");
+                printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", label, median(whole[k], reps) * 1e3,
+                       median(whole[0], reps) * 1e3, median(whole[k], reps) / median(whole[0], reps));
+        }
         if (median(qemu, reps) > 0)
                 printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, sandbox on, against QEMU's",
                        median(lon, reps) * 1e3, median(qemu, reps) * 1e3, median(lon, reps) / median(qemu, reps));
