@@ -27,10 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "loops.h"
 
 static double now_s(void) {
         struct timespec ts;
@@ -44,19 +47,20 @@ static void die(const char *what) {
         exit(1);
 }
 
-/* The baseline: the same real-mode loop on a bare KVM VM (irqchip + PIT,
- * as vmlaunch builds it), each exit handled here.  Seconds per exit. */
-static double bare_io(unsigned n) {
-        uint8_t code[] = { 0xb9, (uint8_t)n, (uint8_t)(n >> 8), 0xe6, 0x10, 0xe2, 0xfc, 0xe6, 0x11, 0xf4 };
+/* The baseline: the same guest (loops.h) on a bare KVM VM (irqchip + PIT,
+ * as vmlaunch builds it), each exit handled here, or, for ioevent, by an
+ * ioeventfd in KVM.  Seconds per access, begin marker to done marker. */
+static double bare_io(enum bench_kind kind, unsigned n) {
+        uint8_t code[32];
+        size_t len = bench_guest(kind, n, code);
         struct kvm_pit_config pit = { 0 };
-        int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, vcpu;
+        int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, vcpu, efd = -1;
         struct kvm_userspace_memory_region reg;
         struct kvm_sregs sregs;
         struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
         struct kvm_run *run;
         uint8_t *mem;
-        double t0 = 0;
-        unsigned seen = 0;
+        double t0 = 0, t;
 
         if (kvm < 0)
                 die("/dev/kvm");
@@ -64,10 +68,19 @@ static double bare_io(unsigned n) {
         if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
                 die("creating the VM");
         mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        memcpy(mem + 0x1000, code, sizeof(code));
+        memcpy(mem + 0x1000, code, len);
         reg = (struct kvm_userspace_memory_region){ .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
         if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
                 die("memory");
+        if (kind == BENCH_IOEVENT) {
+                struct kvm_ioeventfd io = { .datamatch = 0, .addr = BENCH_PORT, .len = 1,
+                                            .flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH };
+
+                efd = eventfd(0, EFD_CLOEXEC);
+                io.fd = efd;
+                if (efd < 0 || ioctl(vm, KVM_IOEVENTFD, &io) < 0)
+                        die("KVM_IOEVENTFD");
+        }
         vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
         run = mmap(NULL, (size_t)ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
         ioctl(vcpu, KVM_GET_SREGS, &sregs);
@@ -78,19 +91,28 @@ static double bare_io(unsigned n) {
         for (;;) {
                 if (ioctl(vcpu, KVM_RUN, 0) < 0)
                         die("KVM_RUN");
+                if (run->exit_reason == KVM_EXIT_MMIO) {
+                        if (!run->mmio.is_write)
+                                run->mmio.data[0] = 0x5a;
+                        continue;
+                }
                 if (run->exit_reason != KVM_EXIT_IO)
                         continue;
-                if (run->io.port == 0x10 && seen++ == 0)
+                if (run->io.port == BENCH_PORT && run->io.direction == KVM_EXIT_IO_IN)
+                        ((uint8_t *)run)[run->io.data_offset] = 0x5a;
+                if (run->io.port == BENCH_BEGIN)
                         t0 = now_s();
-                if (run->io.port == 0x11)
+                if (run->io.port == BENCH_DONE)
                         break;
         }
-        t0 = (now_s() - t0) / seen;
+        t = (now_s() - t0) / n;
+        if (efd >= 0)
+                close(efd);
         close(vcpu);
         close(vm);
         close(kvm);
         munmap(mem, 0x10000);
-        return t0;
+        return t;
 }
 
 /* Create and destroy the same VM (irqchip, PIT, one vCPU).  Seconds. */
@@ -201,8 +223,9 @@ static void stop_vmlaunch(struct running *r) {
 }
 
 /* RssAnon + RssFile of a process, in KiB: what it uses itself, without
- * the guest's memory (the plugin's memfds, counted as RssShmem). */
-static long own_rss_kib(pid_t pid) {
+ * the guest's memory (the plugin's memfds, counted as RssShmem); RssAnon
+ * alone in *ret_anon (the file part is mostly shared libraries' pages). */
+static long own_rss_kib(pid_t pid, long *ret_anon) {
         char path[64], line[256];
         long anon = -1, file = -1, v;
         FILE *f;
@@ -218,12 +241,13 @@ static long own_rss_kib(pid_t pid) {
                         file = v;
         }
         fclose(f);
+        *ret_anon = anon;
         return anon < 0 || file < 0 ? -1 : anon + file;
 }
 
 static void bench_rss(void) {
         static const unsigned counts[] = { 1, 8, 64 };
-        long kib[3];
+        long kib[3], anon[3];
 
         for (int i = 0; i < 3; i++) {
                 char conf[1024];
@@ -235,7 +259,7 @@ static void bench_rss(void) {
                          BUSY_PLUGIN);
                 start_vmlaunch(conf, NULL, &r);
                 usleep(500 * 1000);
-                kib[i] = own_rss_kib(r.pid);
+                kib[i] = own_rss_kib(r.pid, &anon[i]);
                 stop_vmlaunch(&r);
         }
         for (int i = 0; i < 3; i++)
@@ -243,6 +267,8 @@ static void bench_rss(void) {
                        i == 0 ? "vmlaunch RSS, 1 vCPU" : i == 1 ? "vmlaunch RSS, 8 vCPUs" : "vmlaunch RSS, 64 vCPUs",
                        kib[i], kib[0], (double)kib[i] / (double)kib[0]);
         printf("%-44s %7.1f KiB\n", "  growth per extra vCPU (1 -> 64)", (double)(kib[2] - kib[0]) / 63.0);
+        printf("%-44s %7ld KiB %9ld KiB %7.2fx\n", "  of which anonymous, 1 and 64 vCPUs", anon[0], anon[2],
+               (double)anon[2] / (double)anon[0]);
 }
 
 /* The "io_out" total of a stats line. */
@@ -389,6 +415,7 @@ int main(int argc, char **argv) {
         int reps = argc > 2 ? atoi(argv[2]) : 5;
         double bare[64], plug[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64], qemu[64];
         double first[4][64], whole[4][64];      /* sandbox off/on x tap off/on */
+        double kbare[5][64], kplug[5][64];      /* per enum bench_kind, BENCH_IN onwards */
         char conf[1024], line[256];
 
         if (n < 1 || n > 65535 || reps < 1 || reps > 64)
@@ -397,7 +424,7 @@ int main(int argc, char **argv) {
                 unsigned long exits = 0;
                 long long ns = 0;
 
-                bare[i] = bare_io(n);
+                bare[i] = bare_io(BENCH_OUT, n);
                 for (int poll = 1; poll >= 0; poll--) {
                         snprintf(conf, sizeof(conf),
                                  "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n%s",
@@ -408,6 +435,22 @@ int main(int argc, char **argv) {
                                 return 1;
                         }
                         (poll ? plug : block)[i] = (double)ns / 1e9 / (double)exits;
+                }
+                /* The other kinds of access, each against its own bare loop
+                 * (an async write's is the plain exit handled in-process). */
+                for (int k = BENCH_IN; k <= BENCH_IOEVENT; k++) {
+                        kbare[k][i] = bare_io(k == BENCH_ASYNC ? BENCH_OUT : (enum bench_kind)k, n);
+                        snprintf(conf, sizeof(conf),
+                                 "plugin = { path = \"%s\"; args = [ \"%u\", \"-\", \"%s\" ]; };\n"
+                                 "sandbox = { enabled = false; };\n",
+                                 BENCH_PLUGIN, n, bench_kind_name((enum bench_kind)k));
+                        run_vmlaunch(conf, line, sizeof(line));
+                        if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
+                                fprintf(stderr, "bench: no timing from the plugin (%s: \"%s\")\n",
+                                        bench_kind_name((enum bench_kind)k), line);
+                                return 1;
+                        }
+                        kplug[k][i] = (double)ns / 1e9 / (double)exits;
                 }
                 /* The monitor's cost: stats every second, and the TUI. */
                 {
@@ -465,6 +508,17 @@ int main(int argc, char **argv) {
                median(lbare, reps) * 1e3, median(loff, reps) / median(lbare, reps));
         printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox on", median(lon, reps) * 1e3,
                median(lbare, reps) * 1e3, median(lon, reps) / median(lbare, reps));
+        for (int k = BENCH_IN; k <= BENCH_IOEVENT; k++) {
+                static const char *const labels[] = {
+                        [BENCH_IN] = "I/O read (in), the plugin supplies the byte",
+                        [BENCH_MMIO] = "MMIO write through the plugin",
+                        [BENCH_ASYNC] = "async-write port, no wait for the plugin",
+                        [BENCH_IOEVENT] = "ioeventfd-backed port (never leaves KVM)",
+                };
+
+                printf("%-44s %10.2f us %10.2f us %7.2fx\n", labels[k], median(kplug[k], reps) * 1e6,
+                       median(kbare[k], reps) * 1e6, median(kplug[k], reps) / median(kbare[k], reps));
+        }
         for (int k = 0; k < 4; k++) {
                 char label[64];
 
