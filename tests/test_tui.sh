@@ -47,6 +47,15 @@ tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
 cap() { timeout 10 tmux -S "$sock" capture-pane -p -t t; }
 t0=$(date +%s)
 step() { echo "test_tui: +$(($(date +%s) - t0)) s: $1" >&2; }
+# screen_shows PATTERN SECONDS MESSAGE: waits for PATTERN on the screen,
+# fails with MESSAGE when it has not shown within SECONDS.
+screen_shows() {
+        end=$(($(date +%s) + $2))
+        until cap | grep -q "$1"; do
+                [ "$(date +%s)" -lt "$end" ] || fail "$3"
+                sleep 0.1
+        done
+}
 step "started"
 # Wait for both rows and a non-zero total.
 for _ in $(seq 100); do
@@ -76,11 +85,7 @@ echo "$s2" | grep -qE "^ *total" || fail "totals row lost after resize"
 step "resized"
 timeout 10 tmux -S "$sock" send-keys -t t q
 # The plugin lingers 2 s after the shutdown signal: the countdown shows.
-for _ in $(seq 50); do
-        cap | grep -q "SIGKILL in" && break
-        sleep 0.1
-done
-cap | grep -q "SIGKILL in" || fail "no countdown after q"
+screen_shows "SIGKILL in" 5 "no countdown after q"
 step "stopping"
 for _ in $(seq 100); do
         [ -f "$dir/stty" ] && break
@@ -99,11 +104,7 @@ timeout 10 tmux -S "$sock" kill-server 2> /dev/null
 sed 's/tuitest/tuihup/' "$dir/vm.conf" > "$dir/hup.conf"
 timeout 10 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
         "sh -c 'timeout --foreground 100 $bin --tui -c $dir/hup.conf; sleep 30'"
-for _ in $(seq 100); do
-        cap | grep -q "busy: running" && break
-        sleep 0.2
-done
-cap | grep -q "busy: running" || fail "the second VM did not come up"
+screen_shows "busy: running" 20 "the second VM did not come up"
 vpid=$(pgrep -f "^$bin --tui -c $dir/hup.conf")
 ppid=$(pgrep -P "$vpid")
 [ -n "$vpid" ] && [ -n "$ppid" ] || fail "no vmlaunch ($vpid) or plugin ($ppid) process"
@@ -126,18 +127,10 @@ step "both gone after the hang-up"
 sed 's/vcpus = 2;/vcpus = 64;/; s/"500", "2000"/"20000"/; s/tuitest/tui64/' "$dir/vm.conf" > "$dir/64.conf"
 timeout 10 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
         "sh -c 'timeout --foreground 100 $bin --tui -c $dir/64.conf; sleep 30'"
-for _ in $(seq 150); do
-        cap | grep -q "rows 0-.* of 64" && break
-        sleep 0.2
-done
-cap | grep -q "rows 0-.* of 64" || fail "no scroll indicator for 64 vCPUs"
+screen_shows "rows 0-.* of 64" 30 "no scroll indicator for 64 vCPUs"
 cap | grep -qE "^ *total" || fail "no totals row with 64 vCPUs"
 timeout 10 tmux -S "$sock" send-keys -t t j j j
-for _ in $(seq 50); do
-        cap | grep -q "rows 3-.* of 64" && break
-        sleep 0.1
-done
-cap | grep -q "rows 3-.* of 64" || fail "j did not scroll the vCPU rows"
+screen_shows "rows 3-.* of 64" 5 "j did not scroll the vCPU rows"
 cap | grep -qE "^ +3 +[0-9]" || fail "vCPU 3 is not the first row after scrolling"
 cap | grep -qE "^ +2 +[0-9]" && fail "vCPU 2 is still shown after scrolling past it"
 timeout 10 tmux -S "$sock" send-keys -t t q
