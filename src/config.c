@@ -602,6 +602,26 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         cfg->kvm_device = strdup("/dev/kvm");
         cfg->shutdown_timeout_ms = 1000;
         cfg->poll_us = CONFIG_POLL_US_DEFAULT;
+        {
+                /* The machine's own default, where polling does not pay:
+                 * an emulated host (tests/kvmhost sets 0).  A poll_us in
+                 * the file still wins. */
+                const char *e = getenv("VMLAUNCH_POLL_US");
+                char *end;
+                unsigned long v;
+
+                if (e && *e) {
+                        errno = 0;
+                        v = strtoul(e, &end, 10);
+                        if (*end || errno || v > CONFIG_POLL_US_MAX) {
+                                if (errors)
+                                        fprintf(errors, "VMLAUNCH_POLL_US=%s: must be between 0 and %u\n", e,
+                                                CONFIG_POLL_US_MAX);
+                                return -EINVAL;
+                        }
+                        cfg->poll_us = (unsigned)v;
+                }
+        }
         cfg->sandbox.enabled = true;
         cfg->plugin.args = calloc(1, sizeof(char *));
         if (!cfg->path || !cfg->kvm_device || !cfg->plugin.args)

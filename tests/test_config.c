@@ -68,6 +68,7 @@ START_TEST(test_defaults_and_relative_plugin) {
         struct vm_config *cfg = NULL;
         char *errors = NULL;
 
+        unsetenv("VMLAUNCH_POLL_US");   /* the machine's default, tested on its own */
         ck_assert_int_eq(load("plugin = { path = \"plugin\"; };\n", NULL, 0, &cfg, &errors), 0);
         ck_assert_str_eq(cfg->name, "vm");
         ck_assert_uint_eq(cfg->vcpus, 1);
@@ -81,6 +82,28 @@ START_TEST(test_defaults_and_relative_plugin) {
         ck_assert_int_eq(cfg->network.mode, VM_NET_NONE);
         config_free(cfg);
         free(errors);
+}
+END_TEST
+
+/* VMLAUNCH_POLL_US in the environment sets poll_us's default; the file
+ * still wins; a bad value is an error naming it. */
+START_TEST(test_poll_env_default) {
+        struct vm_config *cfg = NULL;
+        char *errors = NULL;
+
+        setenv("VMLAUNCH_POLL_US", "0", 1);
+        ck_assert_int_eq(load("plugin = { path = \"plugin\"; };\n", NULL, 0, &cfg, &errors), 0);
+        ck_assert_uint_eq(cfg->poll_us, 0);
+        config_free(cfg);
+        free(errors);
+        errors = NULL;
+        ck_assert_int_eq(load("plugin = { path = \"plugin\"; };\npoll_us = 30;\n", NULL, 0, &cfg, &errors), 0);
+        ck_assert_uint_eq(cfg->poll_us, 30);
+        config_free(cfg);
+        free(errors);
+        setenv("VMLAUNCH_POLL_US", "5000", 1);
+        expect_error("plugin = { path = \"plugin\"; };\n", "VMLAUNCH_POLL_US=5000: must be between 0 and 1000", NULL);
+        unsetenv("VMLAUNCH_POLL_US");
 }
 END_TEST
 
@@ -250,6 +273,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_defaults_and_relative_plugin);
         tcase_add_test(tc, test_full_schema);
+        tcase_add_test(tc, test_poll_env_default);
         tcase_add_test(tc, test_each_error_class);
         tcase_add_test(tc, test_all_problems_reported);
         tcase_add_test(tc, test_overrides);
