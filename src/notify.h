@@ -2,7 +2,7 @@
  * sd_notify: READY=1 when the vCPUs start, STOPPING=1 with
  * EXTEND_TIMEOUT_USEC when the countdown starts, STATUS= lines, and
  * WATCHDOG=1 pings when the unit asks for a watchdog.  Without
- * NOTIFY_SOCKET every call is a no-op. */
+ * NOTIFY_SOCKET every call is a no-op and libsystemd is never loaded. */
 #pragma once
 
 #include <stdint.h>

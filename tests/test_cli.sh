@@ -79,4 +79,10 @@ grep -q "bad.conf:2: bogus: unknown key" "$dir/err" || fail "unknown key error: 
 printf 'read: 1\nnope: 1\n' > "$dir/bad.policy"
 expect 2 "$bin" --check -c "$dir/full.conf" --set sandbox.seccomp_policy="$dir/bad.policy"
 grep -q "bad.policy:2: unknown syscall" "$dir/err" || fail "policy error: $(cat "$dir/err")"
+
+# libsystemd is loaded only for a service manager (NOTIFY_SOCKET set; the
+# e2e SIGTERM test checks that it then hears from vmlaunch).
+env -u NOTIFY_SOCKET LD_DEBUG=libs "$bin" --check -c "$dir/full.conf" > /dev/null 2> "$dir/ld"
+grep -q "calling init: .*libc.so" "$dir/ld" || fail "LD_DEBUG=libs gave no trace: $(head -3 "$dir/ld")"
+! grep -q "libsystemd" "$dir/ld" || fail "libsystemd loaded without NOTIFY_SOCKET"
 echo "test_cli: all checks passed"
