@@ -9,6 +9,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,30 +200,75 @@ static int elf_interp(const char *path, char *buf, size_t len) {
         return 0;
 }
 
-/* Runs `interp --list exe` (what ldd does, without ldd's script) and
- * returns its stdout. */
-static int list_libraries(const char *interp, const char *exe, char **ret) {
+struct jail_libs {
+        char interp[PATH_MAX];  /* "" for a static executable */
+        pid_t pid;              /* the listing child until reaped, else 0 */
+        int fd;                 /* its stdout, -1 once read */
+        int err;                /* a failure found when starting, or 0 */
+        const char *err_step;
+};
+
+int jail_libs_start(const char *exe, struct jail_libs **ret) {
         extern char **environ;
-        int p[2], status;
+        struct jail_libs *l = calloc(1, sizeof(*l));
+        posix_spawn_file_actions_t fa;
+        int p[2], r;
+
+        if (!l)
+                return -ENOMEM;
+        l->fd = -1;
+        *ret = l;
+        l->err_step = "reading the plugin's ELF interpreter";
+        l->err = elf_interp(exe, l->interp, sizeof(l->interp));
+        if (l->err < 0 || !l->interp[0])
+                return 0;       /* reported by jail_add_executable; static: nothing to list */
+        l->err_step = "listing the plugin's libraries (interpreter --list)";
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                l->err = -errno;
+                return 0;
+        }
+        /* posix_spawn: glibc's vfork-style clone, far cheaper than fork()
+         * for a process with this many mappings. */
+        r = posix_spawn_file_actions_init(&fa);
+        if (r == 0) {
+                char *argv[] = { l->interp, (char *)"--list", (char *)exe, NULL };
+
+                r = posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+                if (r == 0)
+                        r = posix_spawn(&l->pid, l->interp, &fa, NULL, argv, environ);
+                posix_spawn_file_actions_destroy(&fa);
+        }
+        close(p[1]);
+        if (r != 0) {
+                l->pid = 0;
+                close(p[0]);
+                l->err = -r;
+                return 0;
+        }
+        l->fd = p[0];
+        return 0;
+}
+
+void jail_libs_free(struct jail_libs *l) {
+        if (!l)
+                return;
+        l->fd = safe_close(l->fd);
+        if (l->pid > 0) {
+                kill(l->pid, SIGKILL);
+                while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        free(l);
+}
+
+/* The listing child's stdout, once it has exited with status 0. */
+static int libs_finish(struct jail_libs *l, char **ret) {
         size_t len = 0, cap = 4096;
-        char *out = malloc(cap);
-        pid_t pid;
+        _cleanup_free_ char *out = malloc(cap);
+        int status, r;
 
         if (!out)
                 return -ENOMEM;
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                free(out);
-                return -errno;
-        }
-        pid = fork();
-        if (pid == 0) {
-                char *argv[] = { (char *)interp, (char *)"--list", (char *)exe, NULL };
-
-                dup2(p[1], 1);
-                execve(interp, argv, environ);
-                _exit(127);
-        }
-        close(p[1]);
         for (;;) {
                 ssize_t n;
 
@@ -230,29 +276,30 @@ static int list_libraries(const char *interp, const char *exe, char **ret) {
                         char *bigger = realloc(out, cap * 2);
 
                         if (!bigger)
-                                break;
+                                return -ENOMEM;
                         out = bigger;
                         cap *= 2;
                 }
-                n = read(p[0], out + len, cap - len - 1);
+                n = read(l->fd, out + len, cap - len - 1);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         break;
                 len += (size_t)n;
         }
-        close(p[0]);
         out[len] = '\0';
-        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                free(out);
+        l->fd = safe_close(l->fd);
+        while ((r = waitpid(l->pid, &status, 0)) < 0 && errno == EINTR)
+                ;
+        l->pid = 0;
+        if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return -ENOEXEC;
-        }
-        *ret = out;
+        *ret = TAKE_PTR(out);
         return 0;
 }
 
-int jail_add_executable(struct jail *j, const char *exe, const char **ret_step) {
-        char interp[PATH_MAX];
+int jail_add_executable(struct jail *j, const char *exe, struct jail_libs *libs, const char **ret_step) {
+        struct jail_libs *own = NULL;
         _cleanup_free_ char *listing = NULL;
         char *save = NULL;
         int r;
@@ -261,20 +308,27 @@ int jail_add_executable(struct jail *j, const char *exe, const char **ret_step) 
         r = jail_add_bind(j, exe, exe, false);
         if (r < 0)
                 return r;
-        *ret_step = "reading the plugin's ELF interpreter";
-        r = elf_interp(exe, interp, sizeof(interp));
-        if (r < 0)
-                return r;
-        if (!interp[0])
-                return 0;       /* static: nothing else to bring */
+        if (!libs) {
+                r = jail_libs_start(exe, &own);
+                if (r < 0)
+                        return r;
+                libs = own;
+        }
+        if (libs->err < 0) {
+                *ret_step = libs->err_step;
+                r = libs->err;
+                goto out;
+        }
+        if (!libs->interp[0])
+                goto out;       /* static: nothing else to bring */
         *ret_step = "binding the ELF interpreter";
-        r = jail_add_bind(j, interp, interp, false);
+        r = jail_add_bind(j, libs->interp, libs->interp, false);
         if (r < 0)
-                return r;
+                goto out;
         *ret_step = "listing the plugin's libraries (interpreter --list)";
-        r = list_libraries(interp, exe, &listing);
+        r = libs_finish(libs, &listing);
         if (r < 0)
-                return r;
+                goto out;
         /* Lines: "name => /path (0x...)", "/path (0x...)", "name (0x...)"
          * (the vDSO), or "name => not found". */
         for (char *line = strtok_r(listing, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -283,7 +337,8 @@ int jail_add_executable(struct jail *j, const char *exe, const char **ret_step) 
                 path = arrow ? arrow + 3 : line + strspn(line, " \t");
                 if (strncmp(path, "not found", 9) == 0) {
                         *ret_step = "finding a library the plugin needs (the interpreter says: not found)";
-                        return -ENOENT;
+                        r = -ENOENT;
+                        goto out;
                 }
                 if (path[0] != '/')
                         continue;
@@ -293,9 +348,12 @@ int jail_add_executable(struct jail *j, const char *exe, const char **ret_step) 
                 *ret_step = "binding a library the plugin needs";
                 r = jail_add_bind(j, path, path, false);
                 if (r < 0)
-                        return r;
+                        goto out;
         }
-        return 0;
+        r = 0;
+out:
+        jail_libs_free(own);
+        return r;
 }
 
 /* ---- the child, between clone and exec: no allocation ---- */

@@ -39,10 +39,21 @@ int jail_add_bind(struct jail *j, const char *src, const char *dst, bool writabl
 int jail_add_gid_map(struct jail *j, uint32_t inner, uint32_t outer, uint32_t count);
 /* The filter is borrowed until jail_spawn() returns. */
 void jail_set_seccomp(struct jail *j, const struct sock_fprog *prog);
+/* The libraries an executable needs, asked of its ELF interpreter
+ * (`interp --list exe`, what ldd does) in a child that runs while the
+ * caller goes on: the launcher starts it first thing, so the listing
+ * overlaps the VM's creation instead of delaying the plugin's start.
+ * Fails only for lack of memory; other failures are kept and reported by
+ * jail_add_executable().  jail_libs_free() kills and reaps a child still
+ * running; NULL is fine. */
+struct jail_libs;
+int jail_libs_start(const char *exe, struct jail_libs **ret);
+void jail_libs_free(struct jail_libs *l);
 /* Binds `exe`, its ELF interpreter and the libraries the interpreter
- * resolves for it (asked of the interpreter itself with --list) at their
- * own paths, read-only.  *ret_step says what failed. */
-int jail_add_executable(struct jail *j, const char *exe, const char **ret_step);
+ * resolves for it at their own paths, read-only.  `libs` is a listing
+ * from jail_libs_start() for the same exe, consumed here, or NULL to list
+ * now.  *ret_step says what failed. */
+int jail_add_executable(struct jail *j, const char *exe, struct jail_libs *libs, const char **ret_step);
 
 struct jail_stdio {
         int in, out, err;       /* become 0, 1, 2 */

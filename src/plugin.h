@@ -13,6 +13,7 @@
 
 struct vm_config;
 struct jail;
+struct jail_libs;
 
 struct plugin {
         pid_t pid;              /* > 0 while not reaped */
@@ -27,11 +28,12 @@ struct plugin {
 
 /* Spawns the plugin with `sock_fd` (the plugin's end of the main socket;
  * still ours afterwards: the caller closes it).  With sandbox.enabled the
- * plugin starts in the jail (jail.h) under `seccomp` (may be NULL).
- * Fails if anything up to and including exec fails; errbuf then says
- * which step, on what, and the errno. */
-int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_fprog *seccomp, struct plugin *p,
-                 char *errbuf, size_t errlen);
+ * plugin starts in the jail (jail.h) under `seccomp` (may be NULL), using
+ * the library listing `libs` started earlier (jail_libs_start; NULL: list
+ * now; the caller still frees it).  Fails if anything up to and including
+ * exec fails; errbuf then says which step, on what, and the errno. */
+int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_fprog *seccomp,
+                 struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen);
 
 /* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno. */
 int plugin_try_reap(struct plugin *p);
