@@ -48,24 +48,43 @@ int kvm_open(const char *device, struct kvm_vm *vm, const char **ret_step) {
 }
 
 int kvm_create_vm(struct kvm_vm *vm, const char **ret_step) {
-        _cleanup_close_ int fd = -1;
-        struct kvm_pit_config pit = { .flags = 0 };
+        int fd;
 
+        if (kvm_check_extension(vm->sys_fd, KVM_CAP_IRQCHIP) <= 0) {
+                *ret_step = "checking for the in-kernel irqchip (KVM_CAP_IRQCHIP)";
+                return -ENOTSUP;
+        }
+        if (kvm_check_extension(vm->sys_fd, KVM_CAP_PIT2) <= 0) {
+                *ret_step = "checking for the in-kernel PIT (KVM_CAP_PIT2)";
+                return -ENOTSUP;
+        }
+        /* KVM hands out the VM fd with O_CLOEXEC already (anon inode). */
         fd = ioctl(vm->sys_fd, KVM_CREATE_VM, 0);
         if (fd < 0) {
                 *ret_step = "KVM_CREATE_VM";
                 return -errno;
         }
-        /* KVM hands out the VM fd with O_CLOEXEC already (anon inode). */
-        if (ioctl(fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-                *ret_step = "KVM_CREATE_IRQCHIP";
-                return -errno;
+        vm->vm_fd = fd;
+        return 0;
+}
+
+int kvm_create_irqchip(struct kvm_vm *vm, const char **ret_step) {
+        struct kvm_pit_config pit = { .flags = 0 };
+
+        if (!vm->irqchip) {
+                if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+                        *ret_step = "KVM_CREATE_IRQCHIP";
+                        return -errno;
+                }
+                vm->irqchip = true;
         }
-        if (ioctl(fd, KVM_CREATE_PIT2, &pit) < 0) {
-                *ret_step = "KVM_CREATE_PIT2";
-                return -errno;
+        if (!vm->pit) {
+                if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+                        *ret_step = "KVM_CREATE_PIT2";
+                        return -errno;
+                }
+                vm->pit = true;
         }
-        vm->vm_fd = TAKE_FD(fd);
         return 0;
 }
 

@@ -1,4 +1,4 @@
-/* The KVM device and VM: open, create with the in-kernel irqchip and PIT,
+/* The KVM device and VM: open, create, the in-kernel irqchip and PIT,
  * vCPU creation.  Thin wrappers; every function returns 0 or -errno and
  * logs nothing. */
 #pragma once
@@ -14,6 +14,7 @@ struct kvm_vm {
         unsigned max_vcpus;     /* KVM_CAP_MAX_VCPUS (or NR_VCPUS, or 4) */
         unsigned n_memslots;    /* KVM_CAP_NR_MEMSLOTS */
         bool immediate_exit;    /* KVM_CAP_IMMEDIATE_EXIT */
+        bool irqchip, pit;      /* created (kvm_create_irqchip) */
 };
 
 #define KVM_VM_INIT { .sys_fd = -1, .vm_fd = -1 }
@@ -23,9 +24,15 @@ struct kvm_vm {
  * step that failed (for the caller's message). */
 int kvm_open(const char *device, struct kvm_vm *vm, const char **ret_step);
 
-/* Creates the VM with KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 (flags 0), as
- * crosvm's plugin mode does. */
+/* Creates the VM, after checking that KVM offers the in-kernel irqchip and
+ * PIT (KVM_CAP_IRQCHIP, KVM_CAP_PIT2) that kvm_create_irqchip makes. */
 int kvm_create_vm(struct kvm_vm *vm, const char **ret_step);
+
+/* KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 (flags 0), as crosvm's plugin mode
+ * does; a no-op once done.  Separate from kvm_create_vm because KVM starts
+ * a grace period with the irqchip, and any memory-slot change made before
+ * it ends waits for it: 5 to 10 ms on this kind of machine (vm.c). */
+int kvm_create_irqchip(struct kvm_vm *vm, const char **ret_step);
 
 /* Closes both fds; safe on a half-built or closed struct. */
 void kvm_close(struct kvm_vm *vm);

@@ -246,6 +246,7 @@ static int handle_msr_list(struct server *s, struct reply *rp) {
 
 static int handle_irq_routing(struct server *s, const MainRequest__SetIrqRouting *req, struct reply *rp) {
         struct kvm_irq_routing *t;
+        int err;
 
         t = reply_alloc(rp, sizeof(*t) + req->n_routes * sizeof(struct kvm_irq_routing_entry));
         if (!t)
@@ -273,6 +274,9 @@ static int handle_irq_routing(struct server *s, const MainRequest__SetIrqRouting
                         return -EINVAL;
                 }
         }
+        err = vm_irqchip(s->vm);
+        if (err < 0)
+                return err;
         if (ioctl(s->vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, t) < 0)
                 return -errno;
         return 0;
@@ -297,12 +301,14 @@ static int vm_state_size(unsigned set) {
 
 static int handle_get_state(struct server *s, unsigned set, struct reply *rp) {
         int size = vm_state_size(set);
-        int fd = s->vm->kvm.vm_fd;
+        int fd = s->vm->kvm.vm_fd, r;
         uint8_t *buf;
 
         main_response__get_state__init(&rp->u.get_state);
         if (size < 0)
                 return size;
+        if (set != MAIN_REQUEST__STATE_SET__CLOCK && (r = vm_irqchip(s->vm)) < 0)
+                return r;
         buf = reply_alloc(rp, sizeof(struct kvm_irqchip) + (size_t)size);
         if (!buf)
                 return -ENOMEM;
@@ -324,10 +330,12 @@ static int handle_get_state(struct server *s, unsigned set, struct reply *rp) {
 
 static int handle_set_state(struct server *s, unsigned set, const ProtobufCBinaryData *state) {
         int size = vm_state_size(set);
-        int fd = s->vm->kvm.vm_fd;
+        int fd = s->vm->kvm.vm_fd, r;
 
         if (size < 0 || state->len != (size_t)size)
                 return -EINVAL;
+        if (set != MAIN_REQUEST__STATE_SET__CLOCK && (r = vm_irqchip(s->vm)) < 0)
+                return r;
         if (set <= MAIN_REQUEST__STATE_SET__IOAPIC) {
                 struct kvm_irqchip chip = { .chip_id = set };
 
@@ -448,7 +456,10 @@ static int dispatch(struct server *s, const MainRequest *req, int in_fd, struct 
         }
         case MAIN_REQUEST__MESSAGE_SET_IRQ: {
                 struct kvm_irq_level lvl = { .irq = req->set_irq->irq_id, .level = req->set_irq->active };
+                int r = vm_irqchip(vm);
 
+                if (r < 0)
+                        return r;
                 return ioctl(vm->kvm.vm_fd, KVM_IRQ_LINE, &lvl) < 0 ? -errno : 0;
         }
         case MAIN_REQUEST__MESSAGE_SET_IRQ_ROUTING:

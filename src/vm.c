@@ -160,11 +160,26 @@ void vm_free(struct vm *vm) {
         free(vm);
 }
 
+int vm_irqchip(struct vm *vm) {
+        const char *step = NULL;
+        int r = kvm_create_irqchip(&vm->kvm, &step);
+
+        if (r < 0)
+                log_error("creating the in-kernel irqchip: %s: %s", step, strerror(-r));
+        return r;
+}
+
 int vm_start(struct vm *vm) {
         int r;
 
         if (vm->started)
                 return -EINVAL;
+        /* The irqchip comes before the vCPUs (their LAPICs live in it). */
+        r = vm_irqchip(vm);
+        if (r < 0) {
+                vm_set_stop_reason(vm, VM_STOP_VCPU_ERROR, "creating the in-kernel irqchip: %s", strerror(-r));
+                return r;
+        }
         /* The kick (pause, stop) must find a handler, not the default
          * action, which kills the process; whoever embeds the VM. */
         r = vcpu_setup_signals();
@@ -427,9 +442,13 @@ int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, i
         _cleanup_close_ int fd = -1, rfd = -1;
         struct kvm_irqfd irqfd;
         struct vm_object *o;
+        int r;
 
         if (vm_object_find(vm, id))
                 return -EEXIST;
+        r = vm_irqchip(vm);
+        if (r < 0)
+                return r;
         fd = eventfd(0, EFD_CLOEXEC);
         rfd = eventfd(0, EFD_CLOEXEC);
         if (fd < 0 || rfd < 0)

@@ -104,17 +104,24 @@ struct vm {
         char stop_detail[128];          /* written once, by the first setter */
 };
 
-/* Builds the VM: opens the device, creates VM, irqchip, PIT, the vCPUs'
- * pipes and the eventfds.  vCPU threads start later, with vm_start().
- * On failure *ret_step names what failed. */
+/* Builds the VM: opens the device, creates the VM, the vCPUs' pipes and
+ * the eventfds.  vCPU threads start later, with vm_start().  On failure
+ * *ret_step names what failed. */
 int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_step);
 
 /* Tears everything down in reverse order.  The vCPU threads must have been
  * stopped with vm_stop_vcpus() first.  NULL is fine. */
 void vm_free(struct vm *vm);
 
-/* Start: creates the KVM vCPUs and their threads.  -EINVAL if already
- * started. */
+/* The in-kernel irqchip and PIT, created on first use: by vm_start, or
+ * by the first request that needs them (an irq line, irq routing, an irq
+ * event, irqchip or PIT state).  To the plugin they always exist; made
+ * late, they leave the plugin's memory slots fast (kvm.h).  0 or -errno
+ * (logged). */
+int vm_irqchip(struct vm *vm);
+
+/* Start: the irqchip if not yet made, then the KVM vCPUs and their
+ * threads.  -EINVAL if already started. */
 int vm_start(struct vm *vm);
 
 /* Begins the shutdown: sets `dying`, signals the shutdown eventfd, injects

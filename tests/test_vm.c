@@ -31,6 +31,26 @@ START_TEST(test_pause_after_start_in_a_bare_process) {
 }
 END_TEST
 
+/* The irqchip and PIT are made late (vm.h): not by vm_new, so that the
+ * plugin's memory slots do not wait for the grace period KVM starts with
+ * them (kvm.h); by vm_start at the latest, before the vCPUs; once. */
+START_TEST(test_irqchip_made_late_and_once) {
+        struct vm *vm = NULL;
+        const char *step = NULL;
+        int r;
+
+        r = vm_new(&config, &vm, &step);
+        ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
+        ck_assert(!vm->kvm.irqchip && !vm->kvm.pit);
+        ck_assert_int_eq(vm_start(vm), 0);
+        ck_assert(vm->kvm.irqchip && vm->kvm.pit);
+        ck_assert_int_eq(vm_irqchip(vm), 0);    /* a second KVM_CREATE_IRQCHIP would be EEXIST */
+        vm_signal_kill(vm);
+        vm_stop_vcpus(vm);
+        vm_free(vm);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("vm");
         TCase *tc = tcase_create("core");
@@ -39,6 +59,7 @@ int main(void) {
 
         test_require(test_have_kvm(), "/dev/kvm");
         tcase_add_test(tc, test_pause_after_start_in_a_bare_process);
+        tcase_add_test(tc, test_irqchip_made_late_and_once);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -277,6 +277,18 @@ static int errors_checks(void) {
         EXPECT(crosvm_check_extension(g.crosvm, 0xffff, &has), 0);
         if (has)
                 bad++;
+        /* The irqchip and PIT are there before Start, as in crosvm (vmlaunch
+         * makes them on first use): their state, and an irq line. */
+        {
+                struct kvm_pic_state pic;
+                struct kvm_ioapic_state ioapic;
+                struct kvm_pit_state2 pit;
+
+                EXPECT(crosvm_get_pic_state(g.crosvm, true, &pic), 0);
+                EXPECT(crosvm_get_ioapic_state(g.crosvm, &ioapic), 0);
+                EXPECT(crosvm_get_pit_state(g.crosvm, &pit), 0);
+                EXPECT(crosvm_set_irq(g.crosvm, 3, false), 0);
+        }
         EXPECT(crosvm_start(g.crosvm), 0);
         EXPECT(crosvm_start(g.crosvm), -EINVAL);
 #undef EXPECT
