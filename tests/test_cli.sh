@@ -7,10 +7,7 @@ set -u
 bin=$1 src=$2
 dir=$(mktemp -d /tmp/vmlaunch-cli-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-fail() {
-        echo "FAIL: $1" >&2
-        exit 1
-}
+. "$(dirname "$0")/lib.sh"
 expect() {      # expect STATUS CMD...
         want=$1
         shift

@@ -7,17 +7,10 @@
 set -u
 bin=$1 plugins=$2 policy=$3
 
-skip() {
-        if [ "${CI:-}" = true ]; then
-                echo "FAIL: $1 is missing, and CI=true requires it" >&2
-                exit 1
-        fi
-        echo "SKIP: $1 is missing" >&2
-        exit 77
-}
-command -v tmux > /dev/null || skip tmux
-(exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm"
-[ "$(id -u)" = 0 ] || skip root
+. "$(dirname "$0")/lib.sh"
+command -v tmux > /dev/null || skip "tmux is missing"
+(exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm is missing"
+[ "$(id -u)" = 0 ] || skip "root is missing"
 
 dir=$(mktemp -d /tmp/vmlaunch-tui-XXXXXX)
 sock="$dir/tmux.sock"

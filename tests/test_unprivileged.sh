@@ -9,18 +9,7 @@ set -u
 bin=$1 hello=$2 policy=$3
 user=65534
 
-skip() {
-        if [ "${CI:-}" = true ]; then
-                echo "FAIL: $1, and CI=true requires it" >&2
-                exit 1
-        fi
-        echo "SKIP: $1" >&2
-        exit 77
-}
-fail() {
-        echo "FAIL: $1" >&2
-        exit 1
-}
+. "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "root is missing"
 (exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm is missing"
 command -v setpriv > /dev/null || skip "setpriv is missing"

@@ -14,18 +14,7 @@
 set -u
 bin=$1 plugins=$2 hello=$3
 
-skip() {
-        if [ "${CI:-}" = true ]; then
-                echo "FAIL: $1, and CI=true requires it" >&2
-                exit 1
-        fi
-        echo "SKIP: $1" >&2
-        exit 77
-}
-fail() {
-        echo "FAIL: $1" >&2
-        exit 1
-}
+. "$(dirname "$0")/lib.sh"
 (exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm is missing"
 command -v valgrind > /dev/null || skip "valgrind is missing (apt-get install valgrind)"
 
