@@ -120,6 +120,9 @@ int vcpu_new(struct vm *vm, unsigned id, struct vcpu **ret) {
         r = pipe_pair(&v->req_rd, &v->req_wr);
         if (r >= 0)
                 r = pipe_pair(&v->resp_rd, &v->resp_wr);
+        /* Only this thread reads the requests: the flag is ours to set. */
+        if (r >= 0)
+                r = wire_poller_attach(&v->poller, v->req_rd);
         if (r < 0) {
                 vcpu_free(v);
                 return r;
@@ -178,21 +181,18 @@ static int send_errno(struct vcpu *v, VcpuResponse__MessageCase which, int e) {
  * next call.  -EPIPE when the VM is stopping. */
 static int read_request(struct vcpu *v, VcpuRequest **ret) {
         for (;;) {
-                bool polled = wire_poller_wait(&v->poller, v->req_rd);
-                ssize_t n = read(v->req_rd, v->rx, WIRE_PIPE_MAX);
+                ssize_t n = wire_poller_read(&v->poller, v->req_rd, v->rx, WIRE_PIPE_MAX);
                 VcpuRequest *req;
 
-                if (n < 0) {
-                        if (errno == EINTR) {
-                                if (dying(v))
-                                        return -EPIPE;
-                                continue;
-                        }
-                        return -errno;
+                if (n == -EINTR) {
+                        if (dying(v))
+                                return -EPIPE;
+                        continue;
                 }
+                if (n < 0)
+                        return (int)n;
                 if (n == 0)
                         return -EPIPE;
-                wire_poller_done(&v->poller, polled);
                 v->arena.used = 0;
                 req = vcpu_request__unpack(&v->allocator, (size_t)n, v->rx);
                 if (!req) {

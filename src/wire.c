@@ -1,6 +1,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -178,7 +179,8 @@ int wire_reader_has_message(const struct wire_reader *r) {
         return reader_peek(r, &off, &len) != 0;
 }
 
-int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, size_t *ret_len) {
+int wire_reader_next(struct wire_reader *r, int fd, struct wire_poller *poller, const uint8_t **ret_msg,
+                     size_t *ret_len) {
         for (;;) {
                 size_t off;
                 uint32_t len;
@@ -204,9 +206,12 @@ int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, siz
                 if (r->end == r->cap)
                         return -EMSGSIZE;
                 /* EINTR goes back to the caller, who may be asked to stop. */
-                n = read(fd, r->buf + r->end, r->cap - r->end);
+                if (poller)
+                        n = wire_poller_read(poller, fd, r->buf + r->end, r->cap - r->end);
+                else if ((n = read(fd, r->buf + r->end, r->cap - r->end)) < 0)
+                        n = -errno;
                 if (n < 0)
-                        return -errno;
+                        return (int)n;
                 if (n == 0)
                         return -EPIPE;
                 r->end += (size_t)n;
@@ -222,37 +227,20 @@ static uint64_t mono_ns(void) {
 
 void wire_poller_init(struct wire_poller *p, uint32_t max_ns) {
         p->ns = p->max_ns = max_ns;
-        p->wait_start = 0;
 }
 
-bool wire_poller_wait(struct wire_poller *p, int fd) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        uint64_t now;
+int wire_poller_attach(const struct wire_poller *p, int fd) {
+        int fl;
 
         if (p->max_ns == 0)
-                return false;
-        p->wait_start = now = mono_ns();
-        if (p->ns == 0)
-                return false;
-        for (;;) {
-                if (poll(&pfd, 1, 0) != 0)      /* readable, hung up, or an error to read */
-                        return true;
-                now = mono_ns();
-                if (now - p->wait_start >= p->ns)
-                        return false;
-                /* Spin for a quick reply, then yield between looks: if the
-                 * peer waits for this CPU (more busy threads than CPUs),
-                 * it gets it, instead of waiting out the window. */
-                if (now - p->wait_start < WIRE_POLL_SPIN_NS)
-                        __builtin_ia32_pause();
-                else
-                        sched_yield();
-        }
+                return 0;
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
 }
 
-void wire_poller_done(struct wire_poller *p, bool polled) {
-        uint64_t waited;
-
+void wire_poller_adapt(struct wire_poller *p, bool polled, uint64_t waited_ns) {
         if (p->max_ns == 0)
                 return;
         if (polled) {
@@ -262,8 +250,7 @@ void wire_poller_done(struct wire_poller *p, bool polled) {
                         p->ns = p->ns * 2 > p->max_ns ? p->max_ns : p->ns * 2;
                 return;
         }
-        waited = mono_ns() - p->wait_start;
-        if (waited > p->max_ns) {
+        if (waited_ns > p->max_ns) {
                 /* Slower than any window: polling only burnt CPU. */
                 p->ns /= 2;
                 if (p->ns < WIRE_POLL_START_NS)
@@ -273,6 +260,51 @@ void wire_poller_done(struct wire_poller *p, bool polled) {
                 p->ns = p->ns ? (p->ns * 2 > p->max_ns ? p->max_ns : p->ns * 2)
                               : (WIRE_POLL_START_NS < p->max_ns ? WIRE_POLL_START_NS : p->max_ns);
         }
+}
+
+ssize_t wire_poller_read(struct wire_poller *p, int fd, void *buf, size_t cap) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        uint64_t start = 0, now;
+        bool polling = p->ns > 0;
+        ssize_t n;
+
+        if (p->max_ns == 0) {
+                n = read(fd, buf, cap);
+                return n < 0 ? -errno : n;
+        }
+        for (;;) {
+                n = read(fd, buf, cap);
+                if (n >= 0 || errno != EAGAIN)
+                        break;
+                now = mono_ns();
+                if (start == 0)
+                        start = now;
+                if (polling && now - start < p->ns) {
+                        /* Spin for a quick reply, then yield between
+                         * looks: if the peer waits for this CPU (more busy
+                         * threads than CPUs), it gets it, instead of
+                         * waiting out the window. */
+                        if (now - start < WIRE_POLL_SPIN_NS)
+                                __builtin_ia32_pause();
+                        else
+                                sched_yield();
+                        continue;
+                }
+                polling = false;
+                /* EINTR goes back to the caller, who may be asked to stop;
+                 * the wait is not over, so the window stays as it is. */
+                if (poll(&pfd, 1, -1) < 0)
+                        return -errno;
+        }
+        if (n < 0)
+                return -errno;
+        /* Data at the first look, or caught by a later one, or after
+         * blocking: only the last says how long the peer took. */
+        if (start == 0 || polling)
+                wire_poller_adapt(p, true, 0);
+        else
+                wire_poller_adapt(p, false, mono_ns() - start);
+        return n;
 }
 
 uint32_t wire_poll_ns_from_env(void) {

@@ -62,6 +62,8 @@ struct wire_reader {
         size_t end;     /* one past the last byte read */
 };
 
+struct wire_poller;
+
 void wire_reader_init(struct wire_reader *r, uint8_t *buf, size_t cap);
 
 /* True when a complete message is already buffered (no read needed). */
@@ -69,11 +71,13 @@ int wire_reader_has_message(const struct wire_reader *r);
 
 /* Returns the next message in *ret_msg and *ret_len, valid until the next
  * call.
- * Reads from fd (blocking) only when no complete message is buffered.
+ * Reads from fd only when no complete message is buffered: through
+ * `poller` if not NULL, else with a plain (blocking) read().
  * Returns 0, -EPIPE at end of file, -EMSGSIZE for a length beyond the
  * buffer, -EBADMSG for a bad prefix, -EINTR when a signal interrupted the
  * read (nothing is lost; call again), or another -errno. */
-int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, size_t *ret_len);
+int wire_reader_next(struct wire_reader *r, int fd, struct wire_poller *poller, const uint8_t **ret_msg,
+                     size_t *ret_len);
 
 /* Polling before blocking on a vCPU pipe, for both ends.  A blocked
  * reader woken from another core costs ~22 us here (nested KVM); a reader
@@ -82,11 +86,14 @@ int wire_reader_next(struct wire_reader *r, int fd, const uint8_t **ret_msg, siz
  * while replies arrive within `max_ns` of the wait starting, and halves
  * down to off while they take longer (a slow peer, or a peer sharing this
  * CPU, which a spinning reader would only delay).  A window of 0 never
- * polls.  Each look is one zero-timeout poll(). */
+ * polls.
+ *
+ * Each look is a read() of the fd, made non-blocking for the purpose:
+ * that is the one syscall a reply costs to find and fetch, where a
+ * zero-timeout poll() and then a read() cost two on every reply. */
 struct wire_poller {
         uint32_t ns;            /* the current window */
         uint32_t max_ns;        /* its ceiling; 0: polling off */
-        uint64_t wait_start;    /* CLOCK_MONOTONIC ns, set by wire_poller_wait */
 };
 
 /* Windows start here when growing from off. */
@@ -96,14 +103,21 @@ struct wire_poller {
 
 void wire_poller_init(struct wire_poller *p, uint32_t max_ns);
 
-/* Looks at fd for at most the current window.  True if fd is readable (a
- * read will not block); false if the caller is to block.  Either way, call
- * wire_poller_done once the awaited message has been read. */
-bool wire_poller_wait(struct wire_poller *p, int fd);
+/* Makes fd, which this poller is to read, non-blocking, unless polling is
+ * off (then reads block, as in crosvm).  The flag belongs to the open file
+ * description: only for an end nobody else reads blocking.  0 or -errno. */
+int wire_poller_attach(const struct wire_poller *p, int fd);
 
-/* The wait that wire_poller_wait began is over (`polled`: it ended by
- * polling): adapts the window to how long it took. */
-void wire_poller_done(struct wire_poller *p, bool polled);
+/* One read() of fd as wire_poller_attach left it: looks for data for at
+ * most the current window, then blocks in poll() until some comes, and
+ * adapts the window to how long that took.  Returns the byte count (0 at
+ * end of file) or -errno: -EINTR when a signal interrupted the blocking
+ * part (nothing read; call again). */
+ssize_t wire_poller_read(struct wire_poller *p, int fd, void *buf, size_t cap);
+
+/* The window's adaptation, on its own for tests: `polled` if the data came
+ * inside the window, else how long the reader waited for it. */
+void wire_poller_adapt(struct wire_poller *p, bool polled, uint64_t waited_ns);
 
 /* The ceiling the launcher hands the plugin in VMLAUNCH_POLL_US, in ns
  * (0 if unset or malformed). */

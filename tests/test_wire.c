@@ -1,6 +1,8 @@
 /* The framing layer over real sockets and pipes. */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,28 +107,28 @@ START_TEST(test_reader_reassembles) {
         ck_assert_int_eq(write(p[1], "\x05he", 3), 3);
         ck_assert(!wire_reader_has_message(&r));
         ck_assert_int_eq(write(p[1], "llo", 3), 3);
-        ck_assert_int_eq(wire_reader_next(&r, p[0], &msg, &len), 0);
+        ck_assert_int_eq(wire_reader_next(&r, p[0], NULL, &msg, &len), 0);
         ck_assert_uint_eq(len, 5);
         ck_assert(memcmp(msg, "hello", 5) == 0);
         /* Two messages and an empty one in one write. */
         ck_assert_int_eq(write(p[1], "\x02hi\x00\x03you", 8), 8);
-        ck_assert_int_eq(wire_reader_next(&r, p[0], &msg, &len), 0);
+        ck_assert_int_eq(wire_reader_next(&r, p[0], NULL, &msg, &len), 0);
         ck_assert(len == 2 && memcmp(msg, "hi", 2) == 0);
         ck_assert(wire_reader_has_message(&r));
-        ck_assert_int_eq(wire_reader_next(&r, p[0], &msg, &len), 0);
+        ck_assert_int_eq(wire_reader_next(&r, p[0], NULL, &msg, &len), 0);
         ck_assert_uint_eq(len, 0);
-        ck_assert_int_eq(wire_reader_next(&r, p[0], &msg, &len), 0);
+        ck_assert_int_eq(wire_reader_next(&r, p[0], NULL, &msg, &len), 0);
         ck_assert(len == 3 && memcmp(msg, "you", 3) == 0);
         /* A length beyond the buffer. */
         ck_assert_int_eq(write(p[1], "\x7f", 1), 1);
-        ck_assert_int_eq(wire_reader_next(&r, p[0], &msg, &len), -EMSGSIZE);
+        ck_assert_int_eq(wire_reader_next(&r, p[0], NULL, &msg, &len), -EMSGSIZE);
         close(p[1]);
         close(p[0]);
 
         ck_assert_int_eq(pipe(p), 0);
         wire_reader_init(&r, buf, sizeof(buf));
         close(p[1]);
-        ck_assert_int_eq(wire_reader_next(&r, p[0], &msg, &len), -EPIPE);
+        ck_assert_int_eq(wire_reader_next(&r, p[0], NULL, &msg, &len), -EPIPE);
         close(p[0]);
 }
 END_TEST
@@ -138,54 +140,128 @@ static uint64_t mono_ns(void) {
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The poller: data already there is seen at once; none is looked for a
- * whole window and no longer; waits longer than the ceiling halve the
- * window down to off; quick ones grow it back from the start value;
- * a ceiling of 0 never polls. */
+/* The window: waits longer than the ceiling halve it down to off; a wait
+ * inside the ceiling grows it back from the start value, and data caught
+ * by polling doubles it up to the ceiling; a ceiling of 0 never moves. */
 START_TEST(test_poller_adapts) {
         struct wire_poller p;
-        int fds[2];
-        uint64_t t0, took;
-        char c;
 
-        ck_assert_int_eq(pipe(fds), 0);
         wire_poller_init(&p, 100000);           /* 100 us */
         ck_assert_uint_eq(p.ns, 100000);
-
-        ck_assert_int_eq(write(fds[1], "x", 1), 1);
-        ck_assert(wire_poller_wait(&p, fds[0]));
-        ck_assert_int_eq(read(fds[0], &c, 1), 1);
-        wire_poller_done(&p, true);
+        wire_poller_adapt(&p, true, 0);
+        ck_assert_uint_eq(p.ns, 100000);
+        /* 100 -> 50 -> 25 -> 12.5 -> 6.25 -> 3.125 us, then below the
+         * start value: off. */
+        for (int i = 0; i < 5; i++)
+                wire_poller_adapt(&p, false, 1000000);
+        ck_assert_uint_eq(p.ns, 3125);
+        wire_poller_adapt(&p, false, 1000000);
+        ck_assert_uint_eq(p.ns, 0);
+        wire_poller_adapt(&p, false, 1000000);
+        ck_assert_uint_eq(p.ns, 0);
+        /* A reply inside the ceiling that a closed window missed. */
+        wire_poller_adapt(&p, false, 50000);
+        ck_assert_uint_eq(p.ns, WIRE_POLL_START_NS);
+        wire_poller_adapt(&p, true, 0);
+        ck_assert_uint_eq(p.ns, 2 * WIRE_POLL_START_NS);
+        for (int i = 0; i < 10; i++)
+                wire_poller_adapt(&p, true, 0);
         ck_assert_uint_eq(p.ns, 100000);
 
-        t0 = mono_ns();
-        ck_assert(!wire_poller_wait(&p, fds[0]));
-        took = mono_ns() - t0;
-        ck_assert_msg(took >= 100000, "gave up after %llu ns, inside its window", (unsigned long long)took);
-
-        /* Replies slower than the ceiling: 100 -> 50 -> 25 -> 12.5 -> 6.25
-         * -> 3.125 us, then below the start value: off. */
-        for (int i = 0; i < 6; i++) {
-                wire_poller_wait(&p, fds[0]);
-                usleep(1000);
-                wire_poller_done(&p, false);
-        }
-        ck_assert_uint_eq(p.ns, 0);
-        /* Off still times the wait; a quick reply restarts polling. */
-        ck_assert(!wire_poller_wait(&p, fds[0]));
-        wire_poller_done(&p, false);
-        ck_assert_uint_eq(p.ns, WIRE_POLL_START_NS);
-        ck_assert_int_eq(write(fds[1], "x", 1), 1);
-        ck_assert(wire_poller_wait(&p, fds[0]));
-        ck_assert_int_eq(read(fds[0], &c, 1), 1);
-        wire_poller_done(&p, true);
-        ck_assert_uint_eq(p.ns, 2 * WIRE_POLL_START_NS);
-
         wire_poller_init(&p, 0);
-        ck_assert_int_eq(write(fds[1], "x", 1), 1);
-        ck_assert(!wire_poller_wait(&p, fds[0]));       /* off: the caller just reads */
-        close(fds[0]);
+        wire_poller_adapt(&p, false, 50000);
+        wire_poller_adapt(&p, true, 0);
+        ck_assert_uint_eq(p.ns, 0);
+}
+END_TEST
+
+/* Writes `late_byte` to `fd` after `delay_us`, or, with fd < 0, signals
+ * `target` then. */
+struct late {
+        int fd;
+        unsigned delay_us;
+        pthread_t target;
+};
+
+static void *late_thread(void *arg) {
+        struct late *l = arg;
+
+        usleep(l->delay_us);
+        if (l->fd >= 0)
+                ck_assert_int_eq(write(l->fd, "L", 1), 1);
+        else
+                pthread_kill(l->target, SIGUSR1);
+        return NULL;
+}
+
+static void on_usr1(int sig) {
+        (void)sig;
+}
+
+/* Reading through the poller, on a real pipe: the end is made
+ * non-blocking only when polling is on; data already there comes at
+ * once; data that comes after the window is waited for blocking and
+ * shrinks the window; a signal in the blocking part is -EINTR with
+ * nothing lost; end of file is 0; and the framing reader reassembles a
+ * message whose second half comes after a blocking wait. */
+START_TEST(test_poller_read) {
+        struct sigaction sa = { .sa_handler = on_usr1 };        /* no SA_RESTART */
+        struct wire_poller p;
+        struct wire_reader r;
+        struct late l;
+        pthread_t t;
+        int fds[2];
+        uint8_t buf[64];
+        const uint8_t *msg;
+        size_t len;
+        uint64_t t0;
+
+        ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+        ck_assert_int_eq(pipe(fds), 0);
+        wire_poller_init(&p, 0);
+        ck_assert_int_eq(wire_poller_attach(&p, fds[0]), 0);
+        ck_assert_int_eq(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+        ck_assert_int_eq(write(fds[1], "ab", 2), 2);
+        ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), 2);
+
+        wire_poller_init(&p, 100000);
+        ck_assert_int_eq(wire_poller_attach(&p, fds[0]), 0);
+        ck_assert_int_ne(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+        ck_assert_int_eq(write(fds[1], "cd", 2), 2);
+        ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), 2);
+        ck_assert(memcmp(buf, "cd", 2) == 0);
+        ck_assert_uint_eq(p.ns, 100000);
+
+        /* 20 ms late: past the 100 us window, so it blocked for it. */
+        l = (struct late){ .fd = fds[1], .delay_us = 20000 };
+        t0 = mono_ns();
+        ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
+        ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), 1);
+        ck_assert_int_eq(buf[0], 'L');
+        ck_assert_uint_ge(mono_ns() - t0, 20000000);
+        ck_assert_uint_eq(p.ns, 50000);
+        pthread_join(t, NULL);
+
+        /* A signal while blocked. */
+        l = (struct late){ .fd = -1, .delay_us = 20000, .target = pthread_self() };
+        ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
+        ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), -EINTR);
+        pthread_join(t, NULL);
+        ck_assert_uint_eq(p.ns, 50000);
+
+        /* One message split across a blocking wait. */
+        wire_reader_init(&r, buf, sizeof(buf));
+        ck_assert_int_eq(write(fds[1], "\x03x", 2), 2);
+        l = (struct late){ .fd = fds[1], .delay_us = 20000 };
+        ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
+        ck_assert_int_eq(write(fds[1], "y", 1), 1);
+        ck_assert_int_eq(wire_reader_next(&r, fds[0], &p, &msg, &len), 0);
+        ck_assert(len == 3 && memcmp(msg, "xyL", 3) == 0);
+        pthread_join(t, NULL);
+
         close(fds[1]);
+        ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), 0);
+        close(fds[0]);
 }
 END_TEST
 
@@ -212,6 +288,7 @@ int main(void) {
         tcase_add_test(tc, test_seqpacket_fds);
         tcase_add_test(tc, test_reader_reassembles);
         tcase_add_test(tc, test_poller_adapts);
+        tcase_add_test(tc, test_poller_read);
         tcase_add_test(tc, test_poll_env);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);

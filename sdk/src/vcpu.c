@@ -74,6 +74,10 @@ int sdk_vcpu_new(int req_fd, int resp_fd, struct crosvm_vcpu **ret) {
         v->dregs.size = sizeof(struct kvm_debugregs);
         wire_reader_init(&v->reader, v->rx, WIRE_PIPE_MAX);
         wire_poller_init(&v->poller, wire_poll_ns_from_env());
+        /* The launcher reads this end only to drain it once we are gone;
+         * if the flag cannot be set, the replies are waited for blocking. */
+        if (wire_poller_attach(&v->poller, resp_fd) < 0)
+                wire_poller_init(&v->poller, 0);
         arena_init(&v->arena);
         *ret = v;
         return 0;
@@ -114,16 +118,11 @@ static int vcpu_recv(struct crosvm_vcpu *v, bool interruptible, VcpuResponse **r
         const uint8_t *msg;
         size_t len;
         VcpuResponse *resp;
-        bool polled = false, waited = !wire_reader_has_message(&v->reader);
         int r;
 
-        if (waited)
-                polled = wire_poller_wait(&v->poller, v->resp_fd);
         do
-                r = wire_reader_next(&v->reader, v->resp_fd, &msg, &len);
+                r = wire_reader_next(&v->reader, v->resp_fd, &v->poller, &msg, &len);
         while (r == -EINTR && !interruptible);
-        if (waited && r == 0)
-                wire_poller_done(&v->poller, polled);
         if (r == -EMSGSIZE || r == -EBADMSG)
                 return -EPROTO;
         if (r < 0)
