@@ -152,16 +152,28 @@ static bool dying(const struct vcpu *v) {
         return atomic_load_explicit(&v->vm->dying, memory_order_relaxed);
 }
 
-/* Sends one varint-prefixed response. */
-static int send_response(struct vcpu *v, const VcpuResponse *resp) {
-        size_t len = vcpu_response__get_packed_size(resp);
-        size_t k;
+/* Sends one varint-prefixed response.  `bound` is an upper bound on its
+ * packed size (pb_small_bound), or 0 to have protobuf-c size it first.
+ * The message is packed after room for the longest prefix, and its prefix
+ * goes right before it. */
+static int send_response_bounded(struct vcpu *v, const VcpuResponse *resp, size_t bound) {
+        uint8_t prefix[WIRE_VARINT32_MAX];
+        uint8_t *body = v->tx + WIRE_VARINT32_MAX;
+        size_t len, k;
 
-        if (len > WIRE_PIPE_MAX - WIRE_VARINT32_MAX)
-                return -EMSGSIZE;
-        k = wire_varint32_encode((uint32_t)len, v->tx);
-        vcpu_response__pack(resp, v->tx + k);
-        return wire_write_all(v->resp_wr, v->tx, k + len);
+        if (bound == 0 || bound > WIRE_PIPE_MAX - WIRE_VARINT32_MAX) {
+                len = vcpu_response__get_packed_size(resp);
+                if (len > WIRE_PIPE_MAX - WIRE_VARINT32_MAX)
+                        return -EMSGSIZE;
+        }
+        len = vcpu_response__pack(resp, body);
+        k = wire_varint32_encode((uint32_t)len, prefix);
+        memcpy(body - k, prefix, k);
+        return wire_write_all(v->resp_wr, body - k, k + len);
+}
+
+static int send_response(struct vcpu *v, const VcpuResponse *resp) {
+        return send_response_bounded(v, resp, 0);
 }
 
 static int send_errno(struct vcpu *v, VcpuResponse__MessageCase which, int e) {
@@ -463,15 +475,19 @@ static int serve_until_resume(struct vcpu *v, bool *init_pending, VcpuRequest__R
         }
 }
 
-/* Sends a Wait event and, unless no_resume, serves until Resume. */
-static int send_wait(struct vcpu *v, VcpuResponse__Wait *w, bool no_resume, VcpuRequest__Resume **ret_resume) {
+/* Sends a Wait event and, unless no_resume, serves until Resume.  Every
+ * Wait is small in shape (pb_small_bound): at most 7 fields that are not
+ * bytes, counting errno and the two nestings, and at most the Io event's
+ * 4 bytes fields, totalling `bytes`. */
+static int send_wait(struct vcpu *v, VcpuResponse__Wait *w, size_t bytes, bool no_resume,
+                     VcpuRequest__Resume **ret_resume) {
         VcpuResponse resp = VCPU_RESPONSE__INIT;
         bool init_pending = false;
         int r;
 
         resp.message_case = VCPU_RESPONSE__MESSAGE_WAIT;
         resp.wait = w;
-        r = send_response(v, &resp);
+        r = send_response_bounded(v, &resp, pb_small_bound(bytes));
         if (r < 0 || no_resume)
                 return r;
         return serve_until_resume(v, &init_pending, ret_resume);
@@ -557,7 +573,7 @@ static int handle_access(struct vcpu *v, uint32_t space, uint64_t addr, uint8_t 
         }
         w.exit_case = VCPU_RESPONSE__WAIT__EXIT_IO;
         w.io = &io;
-        r = send_wait(v, &w, async, &res);
+        r = send_wait(v, &w, io.data.len + io.regs.len + io.sregs.len + io.debugregs.len, async, &res);
         if (r < 0 || async || is_write)
                 return r;
         /* crosvm aborted on a short read buffer; we use what came and
@@ -580,7 +596,7 @@ static int handle_hyperv(struct vcpu *v) {
                 hc.params1 = hv->u.hcall.params[1];
                 w.exit_case = VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL;
                 w.hyperv_call = &hc;
-                r = send_wait(v, &w, false, &res);
+                r = send_wait(v, &w, 0, false, &res);
                 if (r < 0)
                         return r;
                 /* Exactly 8 bytes, the u64 result; crosvm aborted otherwise. */
@@ -600,7 +616,7 @@ static int handle_hyperv(struct vcpu *v) {
                 sy.msg_page = hv->u.synic.msg_page;
                 w.exit_case = VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC;
                 w.hyperv_synic = &sy;
-                return send_wait(v, &w, false, &res);
+                return send_wait(v, &w, 0, false, &res);
         }
         return 0;
 }
@@ -614,7 +630,7 @@ static int handle_pause(struct vcpu *v) {
         w.exit_case = VCPU_RESPONSE__WAIT__EXIT_USER;
         w.user = &u;
         stat_bump(v, VCPU_STAT_USER);
-        return send_wait(v, &w, false, &res);
+        return send_wait(v, &w, 0, false, &res);
 }
 
 static void barrier_wait(struct vm *vm) {

@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
+#include "pb.h"
 #include "wire.h"
 
 START_TEST(test_varint) {
@@ -265,6 +268,63 @@ START_TEST(test_poller_read) {
 }
 END_TEST
 
+/* pb_small_bound holds for every message the hot paths pack without
+ * sizing, at its largest: every scalar at the value with the longest
+ * encoding, every bytes field as long as it can be (an Io's data up to a
+ * page, KVM's limit for string I/O; the register sets at their sizes). */
+START_TEST(test_small_bound) {
+        static uint8_t page[4096], regs[sizeof(struct kvm_regs)], sregs[sizeof(struct kvm_sregs)],
+                dregs[sizeof(struct kvm_debugregs)];
+        const size_t all = sizeof(page) + sizeof(regs) + sizeof(sregs) + sizeof(dregs);
+        VcpuResponse resp = VCPU_RESPONSE__INIT;
+        VcpuResponse__Wait w = VCPU_RESPONSE__WAIT__INIT;
+        VcpuResponse__Wait__Io io = VCPU_RESPONSE__WAIT__IO__INIT;
+        VcpuResponse__Wait__User user = VCPU_RESPONSE__WAIT__USER__INIT;
+        VcpuResponse__Wait__HypervCall hc = VCPU_RESPONSE__WAIT__HYPERV_CALL__INIT;
+        VcpuResponse__Wait__HypervSynic sy = VCPU_RESPONSE__WAIT__HYPERV_SYNIC__INIT;
+        VcpuRequest req = VCPU_REQUEST__INIT;
+        VcpuRequest__Resume res = VCPU_REQUEST__RESUME__INIT;
+
+        pb_vcpu_response_set_errno(&resp, INT32_MIN);   /* negative: 10 bytes */
+        resp.message_case = VCPU_RESPONSE__MESSAGE_WAIT;
+        resp.wait = &w;
+        w.exit_case = VCPU_RESPONSE__WAIT__EXIT_IO;
+        w.io = &io;
+        io.space = (AddressSpace)-1;
+        io.address = UINT64_MAX;
+        io.is_write = io.no_resume = true;
+        io.data = (ProtobufCBinaryData){ sizeof(page), page };
+        io.regs = (ProtobufCBinaryData){ sizeof(regs), regs };
+        io.sregs = (ProtobufCBinaryData){ sizeof(sregs), sregs };
+        io.debugregs = (ProtobufCBinaryData){ sizeof(dregs), dregs };
+        ck_assert_uint_le(vcpu_response__get_packed_size(&resp), pb_small_bound(all));
+
+        user.user = UINT64_MAX;
+        w.exit_case = VCPU_RESPONSE__WAIT__EXIT_USER;
+        w.user = &user;
+        ck_assert_uint_le(vcpu_response__get_packed_size(&resp), pb_small_bound(0));
+        hc.input = hc.params0 = hc.params1 = UINT64_MAX;
+        w.exit_case = VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL;
+        w.hyperv_call = &hc;
+        ck_assert_uint_le(vcpu_response__get_packed_size(&resp), pb_small_bound(0));
+        sy.msr = UINT32_MAX;
+        sy.control = sy.evt_page = sy.msg_page = UINT64_MAX;
+        w.exit_case = VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC;
+        w.hyperv_synic = &sy;
+        ck_assert_uint_le(vcpu_response__get_packed_size(&resp), pb_small_bound(0));
+
+        req.message_case = VCPU_REQUEST__MESSAGE_RESUME;
+        req.resume = &res;
+        res.data = (ProtobufCBinaryData){ sizeof(page), page };
+        res.regs = (ProtobufCBinaryData){ sizeof(regs), regs };
+        res.sregs = (ProtobufCBinaryData){ sizeof(sregs), sregs };
+        res.debugregs = (ProtobufCBinaryData){ sizeof(dregs), dregs };
+        ck_assert_uint_le(vcpu_request__get_packed_size(&req), pb_small_bound(all));
+        /* And it is a bound, not a guess far above: within 256 bytes. */
+        ck_assert_uint_le(pb_small_bound(all) - vcpu_request__get_packed_size(&req), 256);
+}
+END_TEST
+
 /* VMLAUNCH_POLL_US: microseconds, anything malformed is off. */
 START_TEST(test_poll_env) {
         setenv("VMLAUNCH_POLL_US", "200", 1);
@@ -289,6 +349,7 @@ int main(void) {
         tcase_add_test(tc, test_reader_reassembles);
         tcase_add_test(tc, test_poller_adapts);
         tcase_add_test(tc, test_poller_read);
+        tcase_add_test(tc, test_small_bound);
         tcase_add_test(tc, test_poll_env);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);

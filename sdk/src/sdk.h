@@ -50,6 +50,7 @@ struct crosvm {
 struct arena {
         ProtobufCAllocator alloc;       /* allocator_data points back here */
         size_t used;
+        bool spilled;                   /* something came from malloc since the reset */
         _Alignas(max_align_t) uint8_t buf[VCPU_ARENA_SIZE];
 };
 

@@ -32,6 +32,7 @@ static void *arena_alloc(void *data, size_t size) {
                 a->used += need;
                 return p;
         }
+        a->spilled = true;
         return malloc(size);
 }
 
@@ -49,6 +50,7 @@ static void arena_init(struct arena *a) {
         a->alloc.free = arena_free;
         a->alloc.allocator_data = a;
         a->used = 0;
+        a->spilled = false;
 }
 
 /* ---- handles ---- */
@@ -106,8 +108,18 @@ static int vcpu_send(struct crosvm_vcpu *v, const VcpuRequest *req) {
         return wire_write_all(v->req_fd, v->tx, len);
 }
 
+/* vcpu_send for a request small in shape (pb_small_bound) with `bytes`
+ * bytes in its bytes fields: packed without protobuf-c's sizing pass. */
+static int vcpu_send_small(struct crosvm_vcpu *v, const VcpuRequest *req, size_t bytes) {
+        if (pb_small_bound(bytes) > WIRE_PIPE_MAX)
+                return vcpu_send(v, req);
+        return wire_write_all(v->req_fd, v->tx, vcpu_request__pack(req, v->tx));
+}
+
 static void vcpu_release(struct crosvm_vcpu *v, VcpuResponse *resp) {
-        if (resp)
+        /* Only what spilled to malloc needs freeing; the rest goes with
+         * the arena's next reset. */
+        if (resp && v->arena.spilled)
                 vcpu_response__free_unpacked(resp, &v->arena.alloc);
 }
 
@@ -128,6 +140,7 @@ static int vcpu_recv(struct crosvm_vcpu *v, bool interruptible, VcpuResponse **r
         if (r < 0)
                 return r;
         v->arena.used = 0;
+        v->arena.spilled = false;
         resp = vcpu_response__unpack(&v->arena.alloc, len, msg);
         if (!resp)
                 return -EPROTO;
@@ -312,7 +325,8 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v) {
         }
         req.message_case = VCPU_REQUEST__MESSAGE_RESUME;
         req.resume = &m;
-        r = vcpu_send(v, &req);
+        /* One nesting and 4 bytes fields. */
+        r = vcpu_send_small(v, &req, m.data.len + m.regs.len + m.sregs.len + m.debugregs.len);
         if (r < 0)
                 return r;
         v->regs.pending = v->sregs.pending = v->dregs.pending = false;
