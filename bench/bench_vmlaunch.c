@@ -17,9 +17,13 @@
  *  scale   total exits per second with 1, 2, 4, 8 vCPUs in busy loops,
  *          against 1 vCPU;
  *  monitor the I/O round trip with headless stats every second and with
- *          the TUI (under tmux, when installed), against headless without.
+ *          the TUI (under tmux, when installed), against headless without;
+ *          and, steadier on a noisy machine, the CPU time of vmlaunch's
+ *          main loop (where the monitor runs) per unit of the busy vCPU
+ *          thread's, in each of the three modes, and tmux's own.
  *
  * Usage: bench_vmlaunch [N_EXITS] [REPEATS] */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -333,6 +337,153 @@ static bool stats_io_out(const char *line, unsigned long long *ret) {
         return sscanf(t, "\"io_out\":%llu", ret) == 1;
 }
 
+/* CPU time (ns, from schedstat) of a process's threads: those whose name
+ * starts with "vcpu" in *ret_vcpu, the others (the main loop, where the
+ * monitor runs) as the return value. */
+static unsigned long long task_cpu_ns(pid_t pid, unsigned long long *ret_vcpu) {
+        unsigned long long own = 0, vcpu = 0;
+        char path[320], comm[32];
+        struct dirent *e;
+        DIR *d;
+
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+        d = opendir(path);
+        if (!d)
+                die(path);
+        while ((e = readdir(d))) {
+                unsigned long long ns;
+                FILE *f;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", pid, e->d_name);
+                f = fopen(path, "re");
+                if (!f || !fgets(comm, sizeof(comm), f)) {
+                        if (f)
+                                fclose(f);
+                        continue;       /* gone meanwhile */
+                }
+                fclose(f);
+                snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", pid, e->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (fscanf(f, "%llu", &ns) == 1)
+                        *(strncmp(comm, "vcpu", 4) == 0 ? &vcpu : &own) += ns;
+                fclose(f);
+        }
+        closedir(d);
+        *ret_vcpu = vcpu;
+        return own;
+}
+
+/* What the monitor costs where it runs, in vmlaunch's main loop: with the
+ * busy plugin's vCPU exiting flat out, the CPU time of vmlaunch's threads
+ * other than the vCPU's over 3 s (three stats events, twelve TUI
+ * redraws), against the vCPU thread's own CPU time then.  Stolen time is
+ * in neither, so this holds on a noisy machine where the exit rate does
+ * not.  `tui`: run under tmux; `extra`: a headless argument, or NULL. */
+static double monitor_cpu(bool tui, const char *extra, double *ret_vcpu_share, double *ret_tmux) {
+        char conf[512], pidfile[] = "/tmp/vmlaunch-bench-pid-XXXXXX";
+        unsigned long long own0, own1, vcpu0, vcpu1, tmux0 = 0, tmux1 = 0, unused;
+        pid_t tmux = 0;
+        struct running r = { .pid = 0 };
+        double t0, t1;
+        pid_t pid = 0;
+
+        snprintf(conf, sizeof(conf), "plugin = { path = \"%s\"; };\nsandbox = { enabled = false; };\n", BUSY_PLUGIN);
+        if (!tui) {
+                start_vmlaunch(conf, extra, &r);
+                pid = r.pid;
+        } else {
+                char conf_path[] = "/tmp/vmlaunch-bench-XXXXXX", cmd[2048];
+                int fd = mkstemp(conf_path), pfd = mkstemp(pidfile);
+
+                if (system("command -v tmux > /dev/null 2>&1") != 0)
+                        return -1;
+                if (fd < 0 || pfd < 0 || write(fd, conf, strlen(conf)) < 0)
+                        die("config");
+                close(fd);
+                close(pfd);
+                snprintf(cmd, sizeof(cmd),
+                         "tmux -S /tmp/vmlaunch-bench.sock -f /dev/null new-session -d -s m -x 200 -y 50 "
+                         "'echo $$ > %s; exec %s --tui -c %s'",
+                         pidfile, VMLAUNCH_BIN, conf_path);
+                if (system(cmd) != 0)
+                        die("tmux");
+                /* Until the pid is there and its vCPU thread runs. */
+                for (int i = 0; i < 100 && pid <= 0; i++) {
+                        FILE *f = fopen(pidfile, "re");
+
+                        if (f) {
+                                if (fscanf(f, "%d", &pid) != 1)
+                                        pid = 0;
+                                fclose(f);
+                        }
+                        usleep(50000);
+                }
+                for (int i = 0; i < 100 && pid > 0; i++) {
+                        task_cpu_ns(pid, &vcpu0);
+                        if (vcpu0 > 0)
+                                break;
+                        usleep(50000);
+                }
+                unlink(conf_path);
+                if (pid <= 0)
+                        die("the TUI run did not start");
+        }
+        if (tui) {
+                FILE *p = popen("tmux -S /tmp/vmlaunch-bench.sock display-message -p '#{pid}'", "re");
+
+                if (!p || fscanf(p, "%d", &tmux) != 1)
+                        die("the tmux server's pid");
+                pclose(p);
+        }
+        usleep(300000);
+        t0 = now_s();
+        own0 = task_cpu_ns(pid, &vcpu0);
+        if (tmux > 0)
+                tmux0 = task_cpu_ns(tmux, &unused);
+        usleep(3000000);
+        own1 = task_cpu_ns(pid, &vcpu1);
+        if (tmux > 0)
+                tmux1 = task_cpu_ns(tmux, &unused);
+        t1 = now_s();
+        if (tui) {
+                kill(pid, SIGTERM);
+                for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+                        usleep(20000);
+                if (system("tmux -S /tmp/vmlaunch-bench.sock kill-server 2> /dev/null") < 0)
+                        die("tmux");
+                unlink(pidfile);
+        } else
+                stop_vmlaunch(&r);
+        *ret_vcpu_share = (double)(vcpu1 - vcpu0) / 1e9 / (t1 - t0);
+        *ret_tmux = (double)(tmux1 - tmux0) / (double)(vcpu1 - vcpu0);
+        return (double)(own1 - own0) / (double)(vcpu1 - vcpu0);
+}
+
+static void bench_monitor_cpu(void) {
+        static const char *const labels[] = { "no monitor (headless)", "stats every 1 s", "TUI" };
+        double share[3], vcpu[3], tmux[3];
+
+        share[0] = monitor_cpu(false, NULL, &vcpu[0], &tmux[0]);
+        share[1] = monitor_cpu(false, "--stats-interval=1", &vcpu[1], &tmux[1]);
+        share[2] = monitor_cpu(true, NULL, &vcpu[2], &tmux[2]);
+        for (int i = 0; i < 3; i++) {
+                char label[64];
+
+                snprintf(label, sizeof(label), "main-loop CPU per vCPU CPU, %s", labels[i]);
+                if (share[i] < 0)
+                        printf("%-44s %s\n", label, "(no tmux)");
+                else
+                        printf("%-44s %10.3f %% %8.0f %%  %7.4fx\n", label, share[i] * 100, vcpu[i] * 100, share[i]);
+        }
+        if (share[2] >= 0)
+                printf("%-44s %10.3f %% %8.0f %%  %7.4fx\n", "  tmux's own CPU per vCPU CPU, TUI", tmux[2] * 100,
+                       vcpu[2] * 100, tmux[2]);
+}
+
 static void bench_scale(void) {
         static const unsigned counts[] = { 1, 2, 4, 8 };
         double rate[4];
@@ -608,6 +759,7 @@ int main(int argc, char **argv) {
         else
                 printf("%-44s %s\n", "I/O round trip, TUI under tmux", "(no tmux)");
         fflush(stdout);
+        bench_monitor_cpu();
         bench_rss();
         bench_scale();
         printf("(%u exits per I/O run, %d runs; baselines: the same guest on a bare KVM loop; a bare\n"
