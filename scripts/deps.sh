@@ -9,8 +9,9 @@ BUILD="cmake make gcc pkg-config
        libnl-3-dev libnl-route-3-dev libsystemd-dev libjson-c-dev
        libncurses-dev check"
 # Tests: tmux drives the TUI test; clang and its runtime build the
-# libFuzzer targets; valgrind checks for leaks; iproute2 checks the tap.
-TEST="tmux clang libclang-rt-dev valgrind iproute2 procps"
+# libFuzzer targets; valgrind checks for leaks; strace counts the hot
+# path's syscalls; iproute2 checks the tap.
+TEST="tmux clang libclang-rt-dev valgrind strace iproute2 procps"
 
 if [ "$(id -u)" -ne 0 ]; then
         echo "deps.sh: run as root (it installs Debian packages)" >&2

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The hot path allocates nothing and makes no syscall beyond the pipe
+# transfers, the KVM ioctls and the pollers' waits, in vmlaunch and in a
+# plugin on the SDK alike.  The same VM runs twice, its guest making N1
+# and then N2 round trips through the plugin (io_roundtrip: an `out`, a
+# register read and a resume each); what the hot path costs per exit
+# shows up as a difference that grows with N2 - N1:
+#  - heap allocations, counted by valgrind in both processes
+#    (--trace-children), must not differ by more than a handful;
+#  - syscalls other than read, write, ioctl, poll and sched_yield,
+#    counted by strace (--seccomp-bpf: the ones left out run untraced,
+#    at full speed), must not grow by a tenth of N2 - N1.
+# Sandbox off: valgrind 3.19 does not know the seccomp syscall.  Plain
+# build only (ASan and valgrind exclude each other).  Needs /dev/kvm.
+# Usage: test_hot_path.sh VMLAUNCH_BIN PLUGIN_DIR
+set -u
+bin=$1 plugins=$2
+
+. "$(dirname "$0")/lib.sh"
+(exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm is missing"
+command -v valgrind > /dev/null || skip "valgrind is missing (apt-get install valgrind)"
+command -v strace > /dev/null || skip "strace is missing (apt-get install strace)"
+
+n1=200 n2=1200
+# The kvmhost guest emulates its CPUs: fewer exits, the same ratio.
+[ "${VMLAUNCH_KVMHOST:-}" = 1 ] && n1=20 n2=120
+grow=$(( (n2 - n1) / 10 ))
+
+dir=$(mktemp -d /tmp/vmlaunch-hot-path-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+
+for n in $n1 $n2; do
+        printf 'plugin = { path = "%s"; args = [ "%s" ]; };\nsandbox = { enabled = false; };\n' \
+                "$plugins/io_roundtrip" "$n" > "$dir/$n.conf"
+        valgrind --trace-children=yes --log-file="$dir/vg.$n.%p" "$bin" --headless -c "$dir/$n.conf" \
+                > "$dir/vg.$n.out" 2> "$dir/vg.$n.err" ||
+                fail "$n round trips under valgrind: exit $?: $(tail -3 "$dir/vg.$n.err")"
+        strace -f --seccomp-bpf -c -o "$dir/st.$n" -e trace='!read,write,ioctl,poll,sched_yield' \
+                "$bin" --headless -c "$dir/$n.conf" > "$dir/st.$n.out" 2> "$dir/st.$n.err" ||
+                fail "$n round trips under strace: exit $?: $(tail -3 "$dir/st.$n.err")"
+done
+
+# allocs N WHO: the "total heap usage" allocation count of the process
+# whose command line starts with WHO, in the N-round-trip run.
+allocs() {
+        for f in "$dir/vg.$1".*; do
+                case $f in *.out | *.err) continue ;; esac
+                grep -q "Command: $2" "$f" || continue
+                sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' "$f" | tr -d ,
+                return
+        done
+}
+
+for who in "$bin" "$plugins/io_roundtrip"; do
+        a1=$(allocs $n1 "$who") a2=$(allocs $n2 "$who")
+        if [ -z "$a1" ] || [ -z "$a2" ]; then
+                fail "no heap summary from valgrind for $who"
+        fi
+        echo "heap allocations in ${who##*/}: $a1 with $n1 round trips, $a2 with $n2"
+        [ $((a2 - a1)) -le 5 ] || fail "${who##*/} allocates on the hot path: $a1 -> $a2 allocations"
+done
+
+s1=$(awk '$NF == "total" { print $4 }' "$dir/st.$n1")
+s2=$(awk '$NF == "total" { print $4 }' "$dir/st.$n2")
+if [ -z "$s1" ] || [ -z "$s2" ]; then
+        fail "no syscall summary from strace: $(cat "$dir/st.$n1")"
+fi
+echo "other syscalls in vmlaunch and the plugin: $s1 with $n1 round trips, $s2 with $n2"
+if [ $((s2 - s1)) -ge $grow ]; then
+        echo "--- with $n1:" >&2
+        cat "$dir/st.$n1" >&2
+        echo "--- with $n2:" >&2
+        cat "$dir/st.$n2" >&2
+        fail "syscalls beyond the pipes and KVM grow with the exits: $s1 -> $s2"
+fi
+echo "test_hot_path: all checks passed"
