@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -178,18 +179,32 @@ START_TEST(test_poller_adapts) {
 }
 END_TEST
 
-/* Writes `late_byte` to `fd` after `delay_us`, or, with fd < 0, signals
- * `target` then. */
+/* Once thread `tid` sleeps (the poller blocks only in poll(); it spins
+ * runnable before that), writes a byte "L" to `fd`, or, with fd < 0,
+ * signals `target`: whatever the machine's load, the poller is then
+ * past its window and blocked. */
 struct late {
         int fd;
-        unsigned delay_us;
+        pid_t tid;
         pthread_t target;
 };
 
 static void *late_thread(void *arg) {
         struct late *l = arg;
+        char path[64], stat[256], *state;
 
-        usleep(l->delay_us);
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", l->tid);
+        for (;;) {
+                FILE *f = fopen(path, "re");
+
+                ck_assert_ptr_nonnull(f);
+                ck_assert_ptr_nonnull(fgets(stat, sizeof(stat), f));
+                fclose(f);
+                state = strrchr(stat, ')');
+                if (state && state[1] == ' ' && state[2] == 'S')
+                        break;
+                usleep(1000);
+        }
         if (l->fd >= 0)
                 ck_assert_int_eq(write(l->fd, "L", 1), 1);
         else
@@ -235,18 +250,18 @@ START_TEST(test_poller_read) {
         ck_assert(memcmp(buf, "cd", 2) == 0);
         ck_assert_uint_eq(p.ns, 100000);
 
-        /* 20 ms late: past the 100 us window, so it blocked for it. */
-        l = (struct late){ .fd = fds[1], .delay_us = 20000 };
+        /* Late: past the 100 us window, so it blocked for it. */
+        l = (struct late){ .fd = fds[1], .tid = gettid() };
         t0 = mono_ns();
         ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
         ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), 1);
         ck_assert_int_eq(buf[0], 'L');
-        ck_assert_uint_ge(mono_ns() - t0, 20000000);
+        ck_assert_uint_ge(mono_ns() - t0, 100000);
         ck_assert_uint_eq(p.ns, 50000);
         pthread_join(t, NULL);
 
         /* A signal while blocked. */
-        l = (struct late){ .fd = -1, .delay_us = 20000, .target = pthread_self() };
+        l = (struct late){ .fd = -1, .tid = gettid(), .target = pthread_self() };
         ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
         ck_assert_int_eq(wire_poller_read(&p, fds[0], buf, sizeof(buf)), -EINTR);
         pthread_join(t, NULL);
@@ -255,9 +270,9 @@ START_TEST(test_poller_read) {
         /* One message split across a blocking wait. */
         wire_reader_init(&r, buf, sizeof(buf));
         ck_assert_int_eq(write(fds[1], "\x03x", 2), 2);
-        l = (struct late){ .fd = fds[1], .delay_us = 20000 };
-        ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
         ck_assert_int_eq(write(fds[1], "y", 1), 1);
+        l = (struct late){ .fd = fds[1], .tid = gettid() };
+        ck_assert_int_eq(pthread_create(&t, NULL, late_thread, &l), 0);
         ck_assert_int_eq(wire_reader_next(&r, fds[0], &p, &msg, &len), 0);
         ck_assert(len == 3 && memcmp(msg, "xyL", 3) == 0);
         pthread_join(t, NULL);
