@@ -397,10 +397,12 @@ static double monitor_cpu(bool tui, const char *extra, double *ret_vcpu_share, d
                 pid = r.pid;
         } else {
                 char conf_path[] = "/tmp/vmlaunch-bench-XXXXXX", cmd[2048];
-                int fd = mkstemp(conf_path), pfd = mkstemp(pidfile);
+                int fd, pfd;
 
                 if (system("command -v tmux > /dev/null 2>&1") != 0)
                         return -1;
+                fd = mkstemp(conf_path);
+                pfd = mkstemp(pidfile);
                 if (fd < 0 || pfd < 0 || write(fd, conf, strlen(conf)) < 0)
                         die("config");
                 close(fd);
