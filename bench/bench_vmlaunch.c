@@ -22,7 +22,9 @@
  *          main loop (where the monitor runs) per unit of the busy vCPU
  *          thread's, in each of the three modes, and tmux's own.
  *
- * Usage: bench_vmlaunch [N_EXITS] [REPEATS] */
+ * Usage: bench_vmlaunch [N_EXITS] [REPEATS]
+ *        bench_vmlaunch --bare KIND N_EXITS   (the bare loop alone, in us
+ *        per exit; KIND as bench_plugin's; for bench/ab.sh) */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -642,6 +644,17 @@ int main(int argc, char **argv) {
         double kbare[5][64], kplug[5][64];      /* per enum bench_kind, BENCH_IN onwards */
         char conf[1024], line[256];
 
+        /* --bare KIND N: the bare loop alone, for bench/ab.sh. */
+        if (argc == 4 && strcmp(argv[1], "--bare") == 0) {
+                n = (unsigned)atoi(argv[3]);
+                for (int k = BENCH_OUT; k <= BENCH_IOEVENT; k++)
+                        if (strcmp(argv[2], bench_kind_name((enum bench_kind)k)) == 0 && n >= 1 && n <= 65535) {
+                                /* An async write's baseline is the plain exit. */
+                                printf("%.3f\n", bare_io(k == BENCH_ASYNC ? BENCH_OUT : (enum bench_kind)k, n) * 1e6);
+                                return 0;
+                        }
+                return 2;
+        }
         if (n < 1 || n > 65535 || reps < 1 || reps > 64)
                 return 2;
         for (int i = 0; i < reps; i++) {
