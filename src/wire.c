@@ -172,13 +172,6 @@ static int reader_peek(const struct wire_reader *r, size_t *ret_off, uint32_t *r
         return 1;
 }
 
-int wire_reader_has_message(const struct wire_reader *r) {
-        size_t off;
-        uint32_t len;
-
-        return reader_peek(r, &off, &len) != 0;
-}
-
 int wire_reader_next(struct wire_reader *r, int fd, struct wire_poller *poller, const uint8_t **ret_msg,
                      size_t *ret_len) {
         for (;;) {

@@ -66,9 +66,6 @@ struct wire_poller;
 
 void wire_reader_init(struct wire_reader *r, uint8_t *buf, size_t cap);
 
-/* True when a complete message is already buffered (no read needed). */
-int wire_reader_has_message(const struct wire_reader *r);
-
 /* Returns the next message in *ret_msg and *ret_len, valid until the next
  * call.
  * Reads from fd only when no complete message is buffered: through
