@@ -153,12 +153,21 @@ static void wake(int sig) {
         (void)sig;
 }
 
-static void teardown(struct guest *g, unsigned n_threads, struct vcpu_arg *args, int status_on_stuck) {
-        /* A vCPU thread may be blocked in crosvm_vcpu_wait for good: a
-         * signal without SA_RESTART makes the wait return -EINTR, and the
-         * thread sees `stopping`.  Signalled until it is gone, since one
-         * may land just before the thread blocks. */
+static void teardown(struct guest *g, unsigned n_threads, bool park, struct vcpu_arg *args, int status_on_stuck) {
+        bool paused;
+
         __atomic_store_n(&g->stopping, true, __ATOMIC_SEQ_CST);
+        /* The memory is destroyed below while the host may still run the
+         * other vCPUs (it stops the VM when we exit).  A vCPU running guest
+         * code then fails to fetch its next instruction, which KVM reports
+         * as an emulation error and the host as a crash.  So park them
+         * first: each waiting thread gets the PAUSED event and returns
+         * without resuming, and its vCPU waits in the host for good.  Not
+         * when the host asked us to stop: it is stopping the vCPUs itself,
+         * and no event would come. */
+        paused = park && n_threads > 0 && n_threads <= 64 &&
+                 crosvm_pause_vcpus(g->crosvm, n_threads == 64 ? UINT64_MAX : (UINT64_C(1) << n_threads) - 1,
+                                    NULL) == 0;
         for (unsigned i = 0; i < n_threads; i++) {
                 unsigned tries = 0;
 
@@ -171,7 +180,14 @@ static void teardown(struct guest *g, unsigned n_threads, struct vcpu_arg *args,
                                 fflush(NULL);
                                 _exit(status_on_stuck);
                         }
-                        pthread_kill(g->threads[i], SIGUSR1);
+                        /* Blocked in crosvm_vcpu_wait with no event coming
+                         * (nothing paused, or the host is stopping): a
+                         * signal without SA_RESTART makes the wait return
+                         * -EINTR, and the thread sees `stopping`.  Given
+                         * until it is gone, since one may land just before
+                         * the thread blocks. */
+                        if (!paused || tries > 100)
+                                pthread_kill(g->threads[i], SIGUSR1);
                         usleep(1000);
                 }
         }
@@ -191,6 +207,7 @@ int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io
         struct vcpu_arg *args = calloc(n_vcpus, sizeof(*args));
         struct sigaction sa = { .sa_handler = wake };
         unsigned started = 0;
+        bool park = false;      /* the VM runs, and the host did not ask us to stop */
         int r, status = 1;
 
         sigemptyset(&sa.sa_mask);
@@ -224,6 +241,7 @@ int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io
                 fprintf(stderr, "%s: crosvm_start: %s\n", g->name, strerror(-r));
                 goto out;
         }
+        park = true;
         for (;;) {
                 struct pollfd p[2] = { { g->shutdown_fd, POLLIN, 0 }, { g->done_fd, POLLIN, 0 } };
 
@@ -238,10 +256,11 @@ int guest_run(struct guest *g, unsigned n_vcpus, const uint16_t *entry, guest_io
                 }
                 if (p[0].revents) {
                         status = 0;     /* the host asked us to stop: a clean exit */
+                        park = false;   /* it stops the vCPUs itself */
                         break;
                 }
         }
 out:
-        teardown(g, started, args, status);
+        teardown(g, started, park, args, status);
         return status;
 }
