@@ -481,17 +481,22 @@ START_TEST(test_mmio) {
 }
 END_TEST
 
+/* Five runs: the plugin ends while vCPU 1 spins in guest code, and a
+ * plugin helper that destroyed the memory under it without parking it
+ * first failed about one run in five (KVM internal error, exit 33). */
 START_TEST(test_two_vcpus) {
-        struct vmrun r;
-        struct vmrun_opts o = { .config = config(test_plugin("two_vcpus"), "", 2, 2000) };
+        for (int i = 0; i < 5; i++) {
+                struct vmrun r;
+                struct vmrun_opts o = { .config = config(test_plugin("two_vcpus"), "", 2, 2000) };
 
-        vmrun(&o, &r);
-        if (r.status != 0)
-                dump(&r);
-        ck_assert_int_eq(r.status, 0);
-        check_envelope(&r);
-        ck_assert_str_eq(vmrun_str(vmrun_event(&r, "started", 0), "vcpus"), "2");
-        vmrun_free(&r);
+                vmrun(&o, &r);
+                if (r.status != 0)
+                        dump(&r);
+                ck_assert_int_eq(r.status, 0);
+                check_envelope(&r);
+                ck_assert_str_eq(vmrun_str(vmrun_event(&r, "started", 0), "vcpus"), "2");
+                vmrun_free(&r);
+        }
 }
 END_TEST
 

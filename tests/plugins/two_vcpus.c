@@ -24,7 +24,10 @@ static int on_io(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu
 int main(void) {
         static const uint16_t entry[] = { 0x1000, 0x1100 };
         static const uint8_t code0[] = { 0xb0, 0x00, 0xe6, 0x60, 0xf4, 0xeb, 0xfd };    /* mov al,0; out 0x60,al; hlt */
-        static const uint8_t code1[] = { 0xb0, 0x01, 0xe6, 0x60, 0xf4, 0xeb, 0xfd };    /* mov al,1; ... */
+        /* mov al,1; out 0x60,al; jmp $: vCPU 1 then runs guest code without
+         * exits, so it is surely running when the plugin ends and destroys
+         * the memory (guest.c must park it first). */
+        static const uint8_t code1[] = { 0xb0, 0x01, 0xe6, 0x60, 0xeb, 0xfe };
         struct guest g;
 
         if (guest_setup(&g, "two_vcpus", 0x10000) < 0)
