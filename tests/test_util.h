@@ -2,6 +2,7 @@
  * under CI=true, fail; temporary directories; running vmlaunch. */
 #pragma once
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -13,6 +14,37 @@
 #include <unistd.h>
 
 #define TEST_SKIP 77
+
+/* Waits until thread `tid` of this process sleeps (state S: blocked in
+ * the kernel); a bounded wait, then the test fails. */
+static inline void test_wait_asleep(pid_t tid) {
+        char path[64], stat[256], *state;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+        for (int i = 0; i < 10000; i++) {
+                FILE *f = fopen(path, "re");
+
+                ck_assert_ptr_nonnull(f);
+                ck_assert_ptr_nonnull(fgets(stat, sizeof(stat), f));
+                fclose(f);
+                state = strrchr(stat, ')');
+                if (state && state[1] == ' ' && state[2] == 'S')
+                        return;
+                usleep(1000);
+        }
+        ck_abort_msg("thread %d never slept", (int)tid);
+}
+
+/* Runs every test of `s` (and frees it): the exit status of main(). */
+static inline int test_run_suite(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
 
 static inline bool test_ci_strict(void) {
         const char *ci = getenv("CI");
