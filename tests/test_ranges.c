@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ranges.h"
+#include "test_util.h"
 
 START_TEST(test_add_find_remove) {
         struct range_set s = { 0 };
@@ -72,17 +73,11 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("ranges");
         TCase *tc = tcase_create("ranges");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_add_find_remove);
         tcase_add_test(tc, test_overlaps_refused);
         tcase_add_test(tc, test_bad_lengths);
         tcase_add_test(tc, test_many_sorted);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

@@ -22,6 +22,7 @@
 
 #include "crosvm.h"
 #include "wire.h"
+#include "test_util.h"
 
 #define N_VCPUS 2
 
@@ -1085,12 +1086,4 @@ static Suite *sdk_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(sdk_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
-}
+int main(void) { return test_run_suite(sdk_suite()); }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "seccomp_policy.h"
+#include "test_util.h"
 
 static char path[64];
 
@@ -159,17 +160,11 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("seccomp_policy");
         TCase *tc = tcase_create("seccomp_policy");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_errors_name_file_and_line);
         tcase_add_test(tc, test_filters_act);
         tcase_add_test(tc, test_masks_and_include);
         tcase_add_test(tc, test_shipped_policy_compiles);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "test_util.h"
 
 static json_object *parse_line(const char *line) {
         json_object *o = json_tokener_parse(line);
@@ -141,16 +142,10 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("status");
         TCase *tc = tcase_create("status");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_sanitize);
         tcase_add_test(tc, test_events_parse);
         tcase_add_test(tc, test_closed_stream_does_not_stop);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

@@ -118,8 +118,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("tap");
         TCase *tc = tcase_create("tap");
-        SRunner *sr;
-        int failed;
 
         test_require(test_is_root(), "root (CAP_NET_ADMIN)");
         test_require(access("/dev/net/tun", R_OK | W_OK) == 0, "/dev/net/tun");
@@ -127,9 +125,5 @@ int main(void) {
         tcase_add_test(tc, test_from_fd);
         tcase_add_test(tc, test_persistent_by_name);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

@@ -54,16 +54,10 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("vm");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         test_require(test_have_kvm(), "/dev/kvm");
         tcase_add_test(tc, test_pause_after_start_in_a_bare_process);
         tcase_add_test(tc, test_irqchip_made_late_and_once);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return test_run_suite(s);
 }

@@ -18,6 +18,7 @@
 
 #include "pb.h"
 #include "wire.h"
+#include "test_util.h"
 
 START_TEST(test_varint) {
         static const uint32_t values[] = { 0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX };
@@ -195,20 +196,8 @@ struct late {
 
 static void *late_thread(void *arg) {
         struct late *l = arg;
-        char path[64], stat[256], *state;
 
-        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", l->tid);
-        for (;;) {
-                FILE *f = fopen(path, "re");
-
-                ck_assert_ptr_nonnull(f);
-                ck_assert_ptr_nonnull(fgets(stat, sizeof(stat), f));
-                fclose(f);
-                state = strrchr(stat, ')');
-                if (state && state[1] == ' ' && state[2] == 'S')
-                        break;
-                usleep(1000);
-        }
+        test_wait_asleep(l->tid);
         if (l->fd >= 0)
                 ck_assert_int_eq(write(l->fd, "L", 1), 1);
         else
@@ -360,8 +349,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("wire");
         TCase *tc = tcase_create("wire");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_varint);
         tcase_add_test(tc, test_seqpacket_fds);
@@ -371,9 +358,5 @@ int main(void) {
         tcase_add_test(tc, test_small_bound);
         tcase_add_test(tc, test_poll_env);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }
