@@ -450,7 +450,8 @@ static void parse_network(struct ctx *c, const config_setting_t *g, struct vm_co
 
 static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_config *cfg) {
         static const char *const known[] = { "name",   "vcpus",   "hugepages", "kvm_device", "shutdown_timeout_ms",
-                                             "poll_us", "plugin", "sandbox",   "network",    NULL };
+                                             "poll_us", "lane",   "plugin",    "sandbox",    "network",
+                                             NULL };
         const config_setting_t *s;
         long long v;
 
@@ -467,6 +468,7 @@ static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_con
                 cfg->shutdown_timeout_ms = (unsigned)v;
         if (get_int(c, root, "poll_us", "poll_us", 0, CONFIG_POLL_US_MAX, &v))
                 cfg->poll_us = (unsigned)v;
+        get_bool(c, root, "lane", "lane", &cfg->lane);
         parse_plugin(c, config_setting_get_member(root, "plugin"), cfg);
         parse_sandbox(c, config_setting_get_member(root, "sandbox"), cfg);
         parse_network(c, config_setting_get_member(root, "network"), cfg);
@@ -602,6 +604,7 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         cfg->kvm_device = strdup("/dev/kvm");
         cfg->shutdown_timeout_ms = 1000;
         cfg->poll_us = CONFIG_POLL_US_DEFAULT;
+        cfg->lane = true;
         {
                 /* The machine's own default, where polling does not pay:
                  * an emulated host (tests/kvmhost sets 0).  A poll_us in
@@ -723,8 +726,8 @@ int config_print(const struct vm_config *cfg, FILE *out) {
         print_string(out, cfg->name);
         fprintf(out, ";\nvcpus = %u;\nhugepages = %s;\nkvm_device = ", cfg->vcpus, b(cfg->hugepages));
         print_string(out, cfg->kvm_device);
-        fprintf(out, ";\nshutdown_timeout_ms = %u;\npoll_us = %u;\n\nplugin = {\n  path = ", cfg->shutdown_timeout_ms,
-                cfg->poll_us);
+        fprintf(out, ";\nshutdown_timeout_ms = %u;\npoll_us = %u;\nlane = %s;\n\nplugin = {\n  path = ",
+                cfg->shutdown_timeout_ms, cfg->poll_us, cfg->lane ? "true" : "false");
         print_string(out, cfg->plugin.path);
         fputs(";\n  args = [ ", out);
         for (size_t i = 0; i < cfg->plugin.n_args; i++) {

@@ -46,6 +46,7 @@ struct vm_config {
         char *kvm_device;            /* default "/dev/kvm"; absolute */
         unsigned shutdown_timeout_ms;/* default 1000; 1 .. 3600000 */
         unsigned poll_us;            /* default 200; 0 (off) .. CONFIG_POLL_US_MAX */
+        bool lane;                   /* default true: offer the shared-memory lane (lane.h) */
 
         struct {
                 char *path;          /* absolute (resolved against dir), an existing regular executable file */

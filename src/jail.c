@@ -464,14 +464,14 @@ static void child_fds(const struct child_args *a) {
 
         if (dup2(s->in, 0) < 0 || dup2(s->out, 1) < 0 || dup2(s->err, 2) < 0)
                 child_fail(a, STEP_FDS, -1);
-        if (fcntl(s->keep_fd, F_SETFD, 0) < 0)
-                child_fail(a, STEP_FDS, -1);
         /* Whatever else is open (an fd our own parent leaked to us) must
-         * not reach the plugin: mark everything but 0-2 and the socket. */
-        if (s->keep_fd > 3 && syscall(SYS_close_range, 3u, (unsigned)s->keep_fd - 1, CLOSE_RANGE_CLOEXEC) < 0)
+         * not reach the plugin: mark everything but 0-2, then unmark the
+         * fds it is meant to have. */
+        if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
                 child_fail(a, STEP_FDS, -1);
-        if (syscall(SYS_close_range, (unsigned)s->keep_fd + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
-                child_fail(a, STEP_FDS, -1);
+        for (size_t i = 0; i < ARRAY_SIZE(s->keep_fds); i++)
+                if (s->keep_fds[i] >= 0 && fcntl(s->keep_fds[i], F_SETFD, 0) < 0)
+                        child_fail(a, STEP_FDS, -1);
 }
 
 static void child_drop_privileges(const struct child_args *a) {

@@ -57,7 +57,7 @@ int jail_add_executable(struct jail *j, const char *exe, struct jail_libs *libs,
 
 struct jail_stdio {
         int in, out, err;       /* become 0, 1, 2 */
-        int keep_fd;            /* inherited at its own number (the socket) */
+        int keep_fds[2];        /* inherited at their own numbers (the socket, the lanes); -1: none */
 };
 
 /* Starts `path` in the jail.  On failure nothing is left behind and

@@ -361,6 +361,10 @@ static void decide_result(struct launcher *l) {
                 set_result(res, EXIT_VM_CRASHED, "crash: %s", l->vm->stop_detail);
                 return;
         }
+        if (vm_reason == VM_STOP_PLUGIN_ERROR) {
+                set_result(res, EXIT_VM_FAILED, "error: %s", l->vm->stop_detail);
+                return;
+        }
         if (WIFSIGNALED(st)) {
                 int sig = WTERMSIG(st);
 
@@ -553,7 +557,7 @@ static int setup(struct launcher *l) {
         }
 
         /* The plugin starts before any vCPU thread exists. */
-        r = plugin_spawn(c, plugin_end, l->seccomp, l->libs, &l->plugin, errbuf, sizeof(errbuf));
+        r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, l->libs, &l->plugin, errbuf, sizeof(errbuf));
         jail_libs_free(TAKE_PTR(l->libs));
         if (r < 0) {
                 set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);

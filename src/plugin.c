@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "jail.h"
+#include "lane.h"
 #include "util.h"
 
 extern char **environ;
@@ -19,7 +20,7 @@ extern char **environ;
 /* The child between fork and exec: only async-signal-safe calls, no
  * allocation.  Any failure is written to `err_wr` as an int errno. */
 _Noreturn static void child(const char *path, char *const argv[], char *const envp[], int null_fd,
-                            int out_wr, int err_wr, int sock_fd, int report_fd, pid_t parent) {
+                            int out_wr, int err_wr, int sock_fd, int lane_fd, int report_fd, pid_t parent) {
         sigset_t all;
         int e;
 
@@ -37,8 +38,8 @@ _Noreturn static void child(const char *path, char *const argv[], char *const en
                 goto fail;
         if (dup2(null_fd, 0) < 0 || dup2(out_wr, 1) < 0 || dup2(err_wr, 2) < 0)
                 goto fail;
-        /* The one fd the plugin inherits beyond 0-2, at its own number. */
-        if (fcntl(sock_fd, F_SETFD, 0) < 0)
+        /* The fds the plugin inherits beyond 0-2, at their own numbers. */
+        if (fcntl(sock_fd, F_SETFD, 0) < 0 || (lane_fd >= 0 && fcntl(lane_fd, F_SETFD, 0) < 0))
                 goto fail;
         execve(path, argv, envp);
 fail:
@@ -89,13 +90,13 @@ fail:
         return r;
 }
 
-int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_fprog *seccomp,
+int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
                  struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen) {
         _cleanup_close_ int null_fd = -1, out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
         _cleanup_close_ int rep_rd = -1, rep_wr = -1;
         _cleanup_free_ char **argv = NULL;
         _cleanup_free_ char **envp = NULL;
-        char sock_env[32], poll_env[32];
+        char sock_env[32], poll_env[32], lane_env[32];
         size_t n_env = 0, k = 0;
         int fds[2], e = 0, r;
         pid_t pid, parent = getpid();
@@ -118,7 +119,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_
         argv = calloc(config->plugin.n_args + 2, sizeof(*argv));
         while (environ && environ[n_env])
                 n_env++;
-        envp = calloc(n_env + 3, sizeof(*envp));
+        envp = calloc(n_env + 4, sizeof(*envp));
         if (!argv || !envp)
                 return -ENOMEM;
         argv[0] = config->plugin.path;
@@ -127,14 +128,18 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_
         snprintf(sock_env, sizeof(sock_env), "CROSVM_SOCKET=%d", sock_fd);
         /* Our SDK polls its vCPU pipes this long (wire.h); others ignore it. */
         snprintf(poll_env, sizeof(poll_env), "VMLAUNCH_POLL_US=%u", config->poll_us);
+        snprintf(lane_env, sizeof(lane_env), LANE_ENV "=%d", lane_fd);
         for (size_t i = 0; i < n_env; i++)
-                if (strncmp(environ[i], "CROSVM_SOCKET=", 14) != 0 && strncmp(environ[i], "VMLAUNCH_POLL_US=", 17) != 0)
+                if (strncmp(environ[i], "CROSVM_SOCKET=", 14) != 0 && strncmp(environ[i], "VMLAUNCH_POLL_US=", 17) != 0 &&
+                    strncmp(environ[i], LANE_ENV "=", sizeof(LANE_ENV)) != 0)
                         envp[k++] = environ[i];
         envp[k++] = sock_env;
         envp[k++] = poll_env;
+        if (lane_fd >= 0)
+                envp[k++] = lane_env;
 
         if (config->sandbox.enabled) {
-                struct jail_stdio stdio = { .in = null_fd, .out = out_wr, .err = err_wr, .keep_fd = sock_fd };
+                struct jail_stdio stdio = { .in = null_fd, .out = out_wr, .err = err_wr, .keep_fds = { sock_fd, lane_fd } };
 
                 r = build_jail(config, seccomp, libs, &p->jail, errbuf, errlen);
                 if (r < 0)
@@ -153,7 +158,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_
                         return r;
                 }
                 if (pid == 0)
-                        child(config->plugin.path, argv, envp, null_fd, out_wr, err_wr, sock_fd, rep_wr, parent);
+                        child(config->plugin.path, argv, envp, null_fd, out_wr, err_wr, sock_fd, lane_fd, rep_wr, parent);
 
                 /* exec closes rep_wr on success: EOF means it ran. */
                 rep_wr = safe_close(rep_wr);

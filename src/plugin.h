@@ -2,8 +2,8 @@
  * (the fd number in CROSVM_SOCKET, the fd itself inherited), its stdout
  * and stderr captured through pipes, stdin on /dev/null.
  *
- * The child gets exactly: 0 (/dev/null), 1 and 2 (our pipes) and the
- * socket.  Everything else of ours is CLOEXEC. */
+ * The child gets exactly: 0 (/dev/null), 1 and 2 (our pipes), the
+ * socket and the lanes' memfd.  Everything else of ours is CLOEXEC. */
 #pragma once
 
 #include <linux/filter.h>
@@ -27,12 +27,14 @@ struct plugin {
 #define PLUGIN_INIT { .pid = -1, .out_fd = -1, .err_fd = -1 }
 
 /* Spawns the plugin with `sock_fd` (the plugin's end of the main socket;
- * still ours afterwards: the caller closes it).  With sandbox.enabled the
+ * still ours afterwards: the caller closes it) and, if >= 0, `lane_fd`
+ * (the lanes' memfd, lane.h; also stays ours), each inherited at its own
+ * number and named in CROSVM_SOCKET and VMLAUNCH_LANE_FD.  With sandbox.enabled the
  * plugin starts in the jail (jail.h) under `seccomp` (may be NULL), using
  * the library listing `libs` started earlier (jail_libs_start; NULL: list
  * now; the caller still frees it).  Fails if anything up to and including
  * exec fails; errbuf then says which step, on what, and the errno. */
-int plugin_spawn(const struct vm_config *config, int sock_fd, const struct sock_fprog *seccomp,
+int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
                  struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen);
 
 /* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno. */

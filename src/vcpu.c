@@ -113,6 +113,10 @@ int vcpu_new(struct vm *vm, unsigned id, struct vcpu **ret) {
         v->arena.size = VCPU_ARENA_SIZE;
         v->allocator = (ProtobufCAllocator){ arena_alloc, arena_free, &v->arena };
         wire_poller_init(&v->poller, vm->config->poll_us * 1000u);
+        if (vm->lanes) {
+                v->lane_slot = lane_slot_at(vm->lanes, id);
+                lane_init(&v->lane, v->lane_slot, true, &v->poller, &vm->dying);
+        }
         if (!v->rx || !v->tx || !v->arena.base) {
                 vcpu_free(v);
                 return -ENOMEM;
@@ -152,6 +156,13 @@ static bool dying(const struct vcpu *v) {
         return atomic_load_explicit(&v->vm->dying, memory_order_relaxed);
 }
 
+/* The plugin wrote an impossible index or a bad length into the lane:
+ * nothing after it can be trusted, and the VM ends as failed. */
+static int lane_broken(struct vcpu *v, const char *what) {
+        vm_set_stop_reason(v->vm, VM_STOP_PLUGIN_ERROR, "vCPU %u: the plugin broke the lane (%s)", v->id, what);
+        return -EPIPE;
+}
+
 /* Sends one varint-prefixed response.  `bound` is an upper bound on its
  * packed size (pb_small_bound), or 0 to have protobuf-c size it first.
  * The message is packed after room for the longest prefix, and its prefix
@@ -169,6 +180,11 @@ static int send_response_bounded(struct vcpu *v, const VcpuResponse *resp, size_
         len = vcpu_response__pack(resp, body);
         k = wire_varint32_encode((uint32_t)len, prefix);
         memcpy(body - k, prefix, k);
+        if (atomic_load_explicit(&v->lane_on, memory_order_relaxed)) {
+                int r = lane_write(&v->lane, body - k, k + len);
+
+                return r == -EPROTO ? lane_broken(v, "an impossible read index") : r;
+        }
         return wire_write_all(v->resp_wr, body - k, k + len);
 }
 
@@ -193,8 +209,20 @@ static int send_errno(struct vcpu *v, VcpuResponse__MessageCase which, int e) {
  * next call.  -EPIPE when the VM is stopping. */
 static int read_request(struct vcpu *v, VcpuRequest **ret) {
         for (;;) {
-                ssize_t n = wire_poller_read(&v->poller, v->req_rd, v->rx, WIRE_PIPE_MAX);
                 VcpuRequest *req;
+                ssize_t n;
+
+                if (atomic_load_explicit(&v->lane_on, memory_order_relaxed)) {
+                        size_t len = 0;
+                        int r = lane_read_message(&v->lane, v->rx, WIRE_PIPE_MAX, false, &len);
+
+                        if (r == -EPROTO)
+                                return lane_broken(v, "an impossible write index or message length");
+                        if (r < 0)
+                                return r;
+                        n = (ssize_t)len;
+                } else
+                        n = wire_poller_read(&v->poller, v->req_rd, v->rx, WIRE_PIPE_MAX);
 
                 if (n == -EINTR) {
                         if (dying(v))
@@ -737,6 +765,12 @@ static void *vcpu_thread(void *arg) {
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
 
         r = serve_until_resume(v, &init_pending, &res);
+        /* The one look at the lane (lane.h): the SDK marked it before it
+         * wrote the Resume just read, and uses nothing else from now on. */
+        if (r >= 0 && v->lane_slot && lane_is_ready(v->lane_slot)) {
+                atomic_store(&v->lane_on, true);
+                log_debug("vCPU %u: on the lane", v->id);
+        }
         if (r >= 0) {
                 log_debug("vCPU %u: resumed from Init; waiting for the others", v->id);
                 barrier_wait(v->vm);
@@ -780,6 +814,9 @@ void vcpu_kick(struct vcpu *v) {
         if (v->run)
                 v->run->immediate_exit = 1;
         atomic_thread_fence(memory_order_seq_cst);
+        /* A thread asleep on the lane wakes to look at `dying`. */
+        if (atomic_load(&v->lane_on))
+                lane_kick(v->lane_slot);
         if (v->thread_started && !atomic_load(&v->thread_done))
                 pthread_kill(v->thread, SIGRTMIN);
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lane.h"
 #include "wire.h"
 
 struct vm;
@@ -65,6 +66,13 @@ struct vcpu {
 
         struct vcpu_stats stats;
         struct wire_poller poller;      /* for the plugin's next request */
+
+        /* The lane (lane.h): the slot if offered, and whether this vCPU's
+         * messages moved to it (set once, by the vCPU thread, after the
+         * Resume from Init). */
+        struct lane_slot *lane_slot;
+        struct lane lane;
+        atomic_bool lane_on;
 };
 
 /* Allocates the vCPU's pipes and buffers (no KVM vCPU yet). */

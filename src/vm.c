@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lane.h"
 #include "log.h"
 #include "util.h"
 #include "vcpu.h"
@@ -31,6 +32,25 @@
 /* A Shutdown VcpuRequest: field 8, an empty message. */
 static const uint8_t shutdown_request[] = { 0x42, 0x00 };
 
+/* The lanes' memory: a memfd sealed against shrinking (a plugin that
+ * truncated it would fault us) and growing, mapped here and by the SDK. */
+static int lanes_new(struct vm *vm, unsigned n) {
+        size_t size = (size_t)n * LANE_SLOT_BYTES;
+        void *p;
+
+        vm->lane_fd = memfd_create("vmlaunch-lanes", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (vm->lane_fd < 0)
+                return -errno;
+        if (ftruncate(vm->lane_fd, (off_t)size) < 0 ||
+            fcntl(vm->lane_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                return -errno;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->lane_fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        vm->lanes = p;
+        return 0;
+}
+
 int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_step) {
         struct vm *vm;
         int r;
@@ -42,7 +62,7 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
         }
         vm->config = config;
         vm->kvm = (struct kvm_vm)KVM_VM_INIT;
-        vm->kill_fd = vm->exit_fd = -1;
+        vm->kill_fd = vm->exit_fd = vm->lane_fd = -1;
         pthread_rwlock_init(&vm->lock, NULL);
         pthread_mutex_init(&vm->barrier_lock, NULL);
         pthread_cond_init(&vm->barrier_cond, NULL);
@@ -75,6 +95,13 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
                 r = -ENOMEM;
                 *ret_step = "allocating vCPUs";
                 goto fail;
+        }
+        if (config->lane) {
+                r = lanes_new(vm, config->vcpus);
+                if (r < 0) {
+                        *ret_step = "creating the vCPU lanes";
+                        goto fail;
+                }
         }
         for (unsigned i = 0; i < config->vcpus; i++) {
                 r = vcpu_new(vm, i, &vm->vcpus[i]);
@@ -152,6 +179,9 @@ void vm_free(struct vm *vm) {
         range_set_clear(&vm->ranges[0]);
         range_set_clear(&vm->ranges[1]);
         kvm_close(&vm->kvm);
+        if (vm->lanes)
+                munmap(vm->lanes, (size_t)vm->config->vcpus * LANE_SLOT_BYTES);
+        safe_close(vm->lane_fd);
         safe_close(vm->kill_fd);
         safe_close(vm->exit_fd);
         pthread_cond_destroy(&vm->barrier_cond);

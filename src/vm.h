@@ -70,6 +70,7 @@ enum vm_stop_reason {
         VM_STOP_NONE,
         VM_STOP_VCPU_ENDED,       /* a vCPU thread ended (HLT, shutdown...) */
         VM_STOP_VCPU_ERROR,       /* KVM internal error / failed entry */
+        VM_STOP_PLUGIN_ERROR,     /* the plugin broke its side of a vCPU's lane */
 };
 
 struct vm {
@@ -90,6 +91,11 @@ struct vm {
 
         int kill_fd;    /* the shutdown eventfd; dups go to the plugin */
         int exit_fd;    /* written by a vCPU thread when it ends */
+
+        /* The lanes (lane.h), when config->lane: a sealed memfd of one
+         * slot per vCPU, inherited by the plugin; -1 and NULL otherwise. */
+        int lane_fd;
+        void *lanes;    /* lane_slot_at() */
 
         bool started;
         atomic_bool dying;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "test_util.h"
 
 static char dir[64];
 static char plugin[128];
@@ -76,6 +77,7 @@ START_TEST(test_defaults_and_relative_plugin) {
         ck_assert_str_eq(cfg->kvm_device, "/dev/kvm");
         ck_assert_uint_eq(cfg->shutdown_timeout_ms, 1000);
         ck_assert_uint_eq(cfg->poll_us, 200);
+        ck_assert(cfg->lane);
         ck_assert_str_eq(cfg->plugin.path, plugin);    /* resolved against the file's directory */
         ck_assert_ptr_nonnull(cfg->plugin.args);
         ck_assert_ptr_null(cfg->plugin.args[0]);
@@ -113,7 +115,7 @@ START_TEST(test_full_schema) {
 
         snprintf(text, sizeof(text),
                  "name = \"full\"; vcpus = 4; hugepages = true; kvm_device = \"/dev/kvm\";\n"
-                 "shutdown_timeout_ms = 2500; poll_us = 0;\n"
+                 "shutdown_timeout_ms = 2500; poll_us = 0; lane = false;\n"
                  "plugin = { path = \"%s\"; args = [ \"-v\", \"x y\" ]; root = \"%s\";\n"
                  "  mounts = ( { src = \"/usr\"; dst = \"/u\"; writable = true; }, { src = \"/etc\"; } );\n"
                  "  gid_maps = ( { inner = 1000; outer = 2000; count = 5; }, { inner = 7; } ); };\n"
@@ -124,6 +126,7 @@ START_TEST(test_full_schema) {
         ck_assert_str_eq(cfg->name, "full");
         ck_assert_uint_eq(cfg->vcpus, 4);
         ck_assert_uint_eq(cfg->poll_us, 0);
+        ck_assert(!cfg->lane);
         ck_assert(cfg->hugepages);
         ck_assert_uint_eq(cfg->plugin.n_args, 2);
         ck_assert_str_eq(cfg->plugin.args[1], "x y");
@@ -157,6 +160,8 @@ START_TEST(test_each_error_class) {
         expect_error("plugin = { path = \"plugin\"; };\nvcpus = 5000;\n", "vcpus: must be between 1 and 4096", NULL);
         expect_error("plugin = { path = \"plugin\"; };\npoll_us = 1001;\n",
                      "vm.conf:2: poll_us: must be between 0 and 1000, got 1001", NULL);
+        expect_error("plugin = { path = \"plugin\"; };\nlane = 1;\n", "vm.conf:2: lane: expected a boolean, got an integer",
+                     NULL);
         expect_error("plugin = { path = \"plugin\"; };\nkvm_device = \"dev/kvm\";\n",
                      "kvm_device: must be an absolute path", NULL);
         expect_error("plugin = { path = \"missing\"; };\n", "vm.conf:1: plugin.path", "No such file");
@@ -239,7 +244,7 @@ START_TEST(test_print_round_trip) {
         FILE *f;
 
         snprintf(text, sizeof(text),
-                 "name = \"q\\\"uote\"; vcpus = 2;\n"
+                 "name = \"q\\\"uote\"; vcpus = 2; lane = false;\n"
                  "plugin = { path = \"plugin\"; args = [ \"a\\\\b\" ]; mounts = ( { src = \"/usr\"; } );\n"
                  "  gid_maps = ( { inner = 5; outer = 6; count = 2; } ); };\n"
                  "network = { tap_name = \"vmtap0\"; };\n");
@@ -251,6 +256,7 @@ START_TEST(test_print_round_trip) {
         ck_assert_msg(load(printed, NULL, 0, &b, &errors) == 0, "%s\n%s", errors, printed);
         ck_assert_str_eq(a->name, b->name);
         ck_assert_uint_eq(a->vcpus, b->vcpus);
+        ck_assert(!b->lane);
         ck_assert_str_eq(a->plugin.path, b->plugin.path);
         ck_assert_str_eq(a->plugin.args[0], b->plugin.args[0]);
         ck_assert_str_eq(a->plugin.mounts[0].dst, b->plugin.mounts[0].dst);
@@ -267,8 +273,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("config");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_defaults_and_relative_plugin);
@@ -279,9 +283,5 @@ int main(void) {
         tcase_add_test(tc, test_overrides);
         tcase_add_test(tc, test_print_round_trip);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

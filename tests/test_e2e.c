@@ -234,20 +234,25 @@ START_TEST(test_sigterm_graceful_and_sd_notify) {
 }
 END_TEST
 
-/* One protocol area per run of protocol_probe (see its header). */
-static void probe(const char *mode, unsigned vcpus) {
+/* One protocol area per run of protocol_probe (see its header), with
+ * `more` appended to the config. */
+static void probe_with(const char *mode, unsigned vcpus, const char *more) {
+        static char text[sizeof(config_buf) + 256];
         struct vmrun r;
         char args[64];
         struct vmrun_opts o = { .config = NULL };
 
         snprintf(args, sizeof(args), "\"%s\"", mode);
-        o.config = config(test_plugin("protocol_probe"), args, vcpus, 2000);
+        snprintf(text, sizeof(text), "%s%s", config(test_plugin("protocol_probe"), args, vcpus, 2000), more);
+        o.config = text;
         vmrun(&o, &r);
         if (r.status != 0)
                 dump(&r);
         ck_assert_msg(r.status == 0, "protocol_probe %s: exit %d", mode, r.status);
         vmrun_free(&r);
 }
+
+static void probe(const char *mode, unsigned vcpus) { probe_with(mode, vcpus, ""); }
 
 START_TEST(test_ioeventfd) { probe("ioevent", 1); }
 END_TEST
@@ -266,6 +271,28 @@ END_TEST
 START_TEST(test_irq_pic_msi_routes) { probe("irq", 1); }
 END_TEST
 START_TEST(test_call_hint_eager_regs) { probe("hint", 1); }
+END_TEST
+/* The same with the SDK kept on the pipes after Init. */
+START_TEST(test_call_hint_eager_regs_pipes) { probe_with("hint", 1, "lane = false;\n"); }
+END_TEST
+START_TEST(test_state_round_trips_pipes) { probe_with("state", 1, "lane = false;\n"); }
+END_TEST
+
+/* A plugin that writes an impossible index into its lane ends the VM as
+ * failed, with the reason; vmlaunch neither crashes nor hangs. */
+START_TEST(test_lane_vandal) {
+        struct vmrun r;
+        struct vmrun_opts o = { .config = config(test_plugin("protocol_probe"), "\"vandal\"", 1, 2000) };
+        const char *reason;
+
+        vmrun(&o, &r);
+        check_envelope(&r);
+        reason = vmrun_str(r.events[r.n_events - 1], "reason");
+        ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+        ck_assert_msg(reason && strstr(reason, "vCPU 0: the plugin broke the lane"), "reason: %s",
+                      reason ? reason : "(none)");
+        vmrun_free(&r);
+}
 END_TEST
 
 /* The hash kvm_answers computes over the same fields. */
@@ -443,13 +470,17 @@ START_TEST(test_jail_probe) {
 }
 END_TEST
 
-/* The same round trips polling (the default), with both ends blocking
- * (poll_us = 0, crosvm's own way), and with only the launcher polling
- * while the plugin blocks, as a plugin built on another SDK does. */
+/* The same round trips on the lane, polling (the default); on the pipes
+ * (lane = false); with both ends blocking (poll_us = 0, crosvm's own
+ * way); and with only the launcher polling while the plugin blocks and
+ * ignores the lane, as a plugin built on another SDK does. */
 START_TEST(test_io_roundtrip) {
         static const struct {
                 const char *args, *extra;
-        } runs[] = { { "\"200\"", "" }, { "\"200\"", "poll_us = 0;\n" }, { "\"200\", \"block\"", "" } };
+        } runs[] = { { "\"200\"", "" },
+                     { "\"200\"", "lane = false;\n" },
+                     { "\"200\"", "poll_us = 0;\n" },
+                     { "\"200\", \"block\"", "" } };
 
         for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
                 char conf[8192];
@@ -836,8 +867,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("e2e");
         TCase *tc = tcase_create("vm");
-        SRunner *sr;
-        int failed;
 
         test_require(test_have_kvm(), "/dev/kvm (KVM API 12)");
         test_require(test_is_root(), "root (the jail's gid maps, the tap)");
@@ -861,6 +890,9 @@ int main(void) {
         tcase_add_test(tc, test_bad_requests_clean_errnos);
         tcase_add_test(tc, test_irq_pic_msi_routes);
         tcase_add_test(tc, test_call_hint_eager_regs);
+        tcase_add_test(tc, test_call_hint_eager_regs_pipes);
+        tcase_add_test(tc, test_state_round_trips_pipes);
+        tcase_add_test(tc, test_lane_vandal);
         tcase_add_test(tc, test_answers_are_kvms);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);
@@ -878,9 +910,5 @@ int main(void) {
         tcase_add_test(tc, test_thp_advised);
         tcase_add_test(tc, test_jail_root_dir_gone_while_running);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

@@ -9,7 +9,11 @@
 #    (--trace-children), must not differ by more than a handful;
 #  - syscalls other than read, write, ioctl, poll and sched_yield,
 #    counted by strace (--seccomp-bpf: the ones left out run untraced,
-#    at full speed), must not grow by a quarter of N2 - N1.
+#    at full speed), must not grow by a quarter of N2 - N1;
+#  - on the lane (lane.h, the default), read and write must not grow by
+#    a quarter of N2 - N1 either: the messages move through shared
+#    memory; with `lane = false` they must grow by at least N2 - N1 (the
+#    pipes), which shows the count can tell the two apart.
 # Sandbox off: valgrind 3.19 does not know the seccomp syscall.  Plain
 # build only (ASan and valgrind exclude each other).  Needs /dev/kvm.
 # Usage: test_hot_path.sh VMLAUNCH_BIN PLUGIN_DIR
@@ -34,6 +38,12 @@ trap 'rm -rf "$dir"' EXIT
 for n in $n1 $n2; do
         printf 'plugin = { path = "%s"; args = [ "%s" ]; };\nsandbox = { enabled = false; };\n' \
                 "$plugins/io_roundtrip" "$n" > "$dir/$n.conf"
+        for lane in true false; do
+                printf 'lane = %s;\n' $lane | cat "$dir/$n.conf" - > "$dir/$n.$lane.conf"
+                strace -f --seccomp-bpf -c -o "$dir/rw.$n.$lane" -e trace='read,write' \
+                        "$bin" --headless -c "$dir/$n.$lane.conf" > "$dir/rw.$n.$lane.out" 2> "$dir/rw.$n.$lane.err" ||
+                        fail "$n round trips, lane = $lane, under strace: exit $?: $(tail -3 "$dir/rw.$n.$lane.err")"
+        done
         valgrind --trace-children=yes --log-file="$dir/vg.$n.%p" "$bin" --headless -c "$dir/$n.conf" \
                 > "$dir/vg.$n.out" 2> "$dir/vg.$n.err" ||
                 fail "$n round trips under valgrind: exit $?: $(tail -3 "$dir/vg.$n.err")"
@@ -75,4 +85,21 @@ if [ $((s2 - s1)) -ge $grow ]; then
         cat "$dir/st.$n2" >&2
         fail "syscalls beyond the pipes and KVM grow with the exits: $s1 -> $s2"
 fi
+# rw N LANE: read and write calls in the N-round-trip run.
+rw() {
+        awk '$NF == "total" { print $4 }' "$dir/rw.$1.$2"
+}
+for lane in true false; do
+        r1=$(rw $n1 $lane) r2=$(rw $n2 $lane)
+        [ -n "$r1" ] && [ -n "$r2" ] || fail "no read/write summary from strace (lane = $lane)"
+        echo "read and write calls, lane = $lane: $r1 with $n1 round trips, $r2 with $n2"
+        if [ $lane = true ] && [ $((r2 - r1)) -ge $grow ]; then
+                cat "$dir/rw.$n2.$lane" >&2
+                fail "on the lane, read and write still grow with the exits: $r1 -> $r2"
+        fi
+        if [ $lane = false ] && [ $((r2 - r1)) -lt $((n2 - n1)) ]; then
+                cat "$dir/rw.$n2.$lane" >&2
+                fail "on the pipes, read and write should grow by $((n2 - n1)) at least: $r1 -> $r2"
+        fi
+done
 echo "test_hot_path: all checks passed"

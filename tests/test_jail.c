@@ -45,7 +45,7 @@ static int spawn_probe(struct jail *j, const char *const *args, struct run *out,
                 argv[k++] = (char *)args[i];
         argv[k] = NULL;
         snprintf(env_sock, sizeof(env_sock), "CROSVM_SOCKET=%d", sv[1]);
-        stdio = (struct jail_stdio){ .in = null_fd, .out = errp[1], .err = errp[1], .keep_fd = sv[1] };
+        stdio = (struct jail_stdio){ .in = null_fd, .out = errp[1], .err = errp[1], .keep_fds = { sv[1], -1 } };
         r = jail_spawn(j, PROBE, argv, envp, &stdio, &pid, errbuf, errlen);
         close(errp[1]);
         close(sv[1]);
@@ -212,8 +212,7 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("jail");
         TCase *tc = tcase_create("jail");
-        SRunner *sr;
-        int failed, fd;
+        int fd;
 
         test_require(test_is_root(), "root");
         fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
@@ -229,9 +228,5 @@ int main(void) {
         tcase_add_test(tc, test_libs_unused_reaped);
         tcase_add_test(tc, test_libs_not_elf);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return test_run_suite(s);
 }

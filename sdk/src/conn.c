@@ -15,6 +15,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- ids ---- */
@@ -113,6 +115,8 @@ static void shared_unref(struct shared *s) {
         for (uint32_t i = 0; i < s->n_vcpus; i++)
                 sdk_vcpu_free(s->vcpus[i]);
         free(s->vcpus);
+        if (s->lanes)
+                munmap(s->lanes, s->lanes_bytes);
         pthread_mutex_destroy(&s->id_lock);
         free(s);
 }
@@ -192,6 +196,33 @@ static int load_vcpus(struct crosvm *c) {
         return 0;
 }
 
+/* The lanes vmlaunch offers in VMLAUNCH_LANE_FD (lane.h): a memfd of one
+ * slot per vCPU.  Anything unexpected leaves the vCPUs on their pipes,
+ * which always work. */
+static void load_lanes(struct shared *s) {
+        const char *env = getenv(LANE_ENV);
+        struct stat st;
+        char *end;
+        long fd;
+        void *p;
+
+        if (!env || !*env)
+                return;
+        errno = 0;
+        fd = strtol(env, &end, 10);
+        if (errno || *end || fd < 0 || fd > INT_MAX || fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (uint64_t)st.st_size < (uint64_t)s->n_vcpus * LANE_SLOT_BYTES)
+                return;
+        (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        p = mmap(NULL, (size_t)s->n_vcpus * LANE_SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
+        if (p == MAP_FAILED)
+                return;
+        s->lanes = p;
+        s->lanes_bytes = (size_t)s->n_vcpus * LANE_SLOT_BYTES;
+        for (uint32_t i = 0; i < s->n_vcpus; i++)
+                sdk_vcpu_attach_lane(s->vcpus[i], lane_slot_at(p, i));
+}
+
 EXPORT int crosvm_connect(struct crosvm **ret) {
         const char *env = getenv("CROSVM_SOCKET");
         struct shared *s;
@@ -222,6 +253,7 @@ EXPORT int crosvm_connect(struct crosvm **ret) {
                 connection_free(c);
                 return r;
         }
+        load_lanes(s);
         /* The socket is the library's now; keep it out of anything the
          * plugin execs (crosvm left it inheritable). */
         (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);

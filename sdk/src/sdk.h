@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lane.h"
 #include "wire.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -37,6 +38,8 @@ struct shared {
         uint32_t next_id;
         struct crosvm_vcpu **vcpus;     /* fixed after connect: read without a lock */
         uint32_t n_vcpus;
+        void *lanes;                    /* VMLAUNCH_LANE_FD mapped (lane.h), or NULL */
+        size_t lanes_bytes;
 };
 
 struct crosvm {
@@ -75,10 +78,14 @@ struct crosvm_vcpu {
         int resp_fd;            /* host -> plugin: varint32 length + VcpuResponse */
         bool wait_sent;         /* the first Wait went out; later events are pushed */
         enum resume_kind resume;
+        bool init_event;        /* the event awaiting resume is Init */
+        struct lane_slot *lane_slot;    /* offered by the launcher, or NULL */
+        bool lane_on;           /* switched (lane.h): every message goes by the lane */
+        struct lane lane;
         struct wire_reader reader;
         struct wire_poller poller;      /* VMLAUNCH_POLL_US from the launcher; off elsewhere */
         uint8_t *rx;            /* WIRE_PIPE_MAX, the reader's buffer */
-        uint8_t *tx;            /* WIRE_PIPE_MAX, packed requests */
+        uint8_t *tx;            /* WIRE_VARINT32_MAX + WIRE_PIPE_MAX: room for a prefix, packed requests */
         uint32_t io_len;
         uint64_t hcall_result;
         _Alignas(8) uint8_t io_data[IO_DATA_MAX];
@@ -105,6 +112,8 @@ int sdk_transact(struct crosvm *c, const MainRequest *req, int fd_out, MainRespo
 /* Builds the vCPU table of a fresh connection (vcpu.c). */
 int sdk_vcpu_new(int req_fd, int resp_fd, struct crosvm_vcpu **ret);
 void sdk_vcpu_free(struct crosvm_vcpu *v);
+/* Offers the vCPU its lane slot; it switches at its Init resume. */
+void sdk_vcpu_attach_lane(struct crosvm_vcpu *v, struct lane_slot *slot);
 
 /* CPUID entries from the wire into the caller's array, shared by the VM
  * and vCPU calls: *out_count is the number the host sent; -E2BIG when it

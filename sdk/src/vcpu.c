@@ -5,6 +5,8 @@
  * write(); replies come back as varint32 length + VcpuResponse, and
  * several may sit in the pipe at once.  Unlike crosvm's library, a reply
  * split across two reads is reassembled (wire_reader) instead of failing.
+ * With vmlaunch, once the vCPU is resumed from Init, the same messages, each
+ * with its length, go through the lane instead (lane.h).
  *
  * Hot path: waiting for an event and resuming allocate nothing.  Requests
  * are packed into the vCPU's own buffer, and replies are unpacked with a
@@ -61,7 +63,7 @@ int sdk_vcpu_new(int req_fd, int resp_fd, struct crosvm_vcpu **ret) {
         if (!v)
                 return -ENOMEM;
         v->rx = malloc(WIRE_PIPE_MAX);
-        v->tx = malloc(WIRE_PIPE_MAX);
+        v->tx = malloc(WIRE_VARINT32_MAX + WIRE_PIPE_MAX);
         if (!v->rx || !v->tx) {
                 free(v->rx);
                 free(v->tx);
@@ -85,6 +87,11 @@ int sdk_vcpu_new(int req_fd, int resp_fd, struct crosvm_vcpu **ret) {
         return 0;
 }
 
+void sdk_vcpu_attach_lane(struct crosvm_vcpu *v, struct lane_slot *slot) {
+        v->lane_slot = slot;
+        lane_init(&v->lane, slot, false, &v->poller, NULL);
+}
+
 void sdk_vcpu_free(struct crosvm_vcpu *v) {
         if (!v)
                 return;
@@ -97,15 +104,27 @@ void sdk_vcpu_free(struct crosvm_vcpu *v) {
 
 /* ---- the pipes ---- */
 
-/* One write() per request: the host decodes whatever a single read()
- * returns as one message. */
+/* Sends the request packed at tx + WIRE_VARINT32_MAX: on the pipe, bare
+ * in one write() (the host decodes whatever a single read() returns as one
+ * message); on the lane, after its varint32 length. */
+static int vcpu_put(struct crosvm_vcpu *v, size_t len) {
+        uint8_t *body = v->tx + WIRE_VARINT32_MAX;
+        uint8_t prefix[WIRE_VARINT32_MAX];
+        size_t k;
+
+        if (!v->lane_on)
+                return wire_write_all(v->req_fd, body, len);
+        k = wire_varint32_encode((uint32_t)len, prefix);
+        memcpy(body - k, prefix, k);
+        return lane_write(&v->lane, body - k, k + len);
+}
+
 static int vcpu_send(struct crosvm_vcpu *v, const VcpuRequest *req) {
         size_t len = vcpu_request__get_packed_size(req);
 
         if (len > WIRE_PIPE_MAX)
                 return -EMSGSIZE;
-        vcpu_request__pack(req, v->tx);
-        return wire_write_all(v->req_fd, v->tx, len);
+        return vcpu_put(v, vcpu_request__pack(req, v->tx + WIRE_VARINT32_MAX));
 }
 
 /* vcpu_send for a request small in shape (pb_small_bound) with `bytes`
@@ -113,7 +132,7 @@ static int vcpu_send(struct crosvm_vcpu *v, const VcpuRequest *req) {
 static int vcpu_send_small(struct crosvm_vcpu *v, const VcpuRequest *req, size_t bytes) {
         if (pb_small_bound(bytes) > WIRE_PIPE_MAX)
                 return vcpu_send(v, req);
-        return wire_write_all(v->req_fd, v->tx, vcpu_request__pack(req, v->tx));
+        return vcpu_put(v, vcpu_request__pack(req, v->tx + WIRE_VARINT32_MAX));
 }
 
 static void vcpu_release(struct crosvm_vcpu *v, VcpuResponse *resp) {
@@ -132,9 +151,14 @@ static int vcpu_recv(struct crosvm_vcpu *v, bool interruptible, VcpuResponse **r
         VcpuResponse *resp;
         int r;
 
-        do
-                r = wire_reader_next(&v->reader, v->resp_fd, &v->poller, &msg, &len);
-        while (r == -EINTR && !interruptible);
+        if (v->lane_on) {
+                r = lane_read_message(&v->lane, v->rx, WIRE_PIPE_MAX, interruptible, &len);
+                msg = v->rx;
+        } else {
+                do
+                        r = wire_reader_next(&v->reader, v->resp_fd, &v->poller, &msg, &len);
+                while (r == -EINTR && !interruptible);
+        }
         if (r == -EMSGSIZE || r == -EBADMSG)
                 return -EPROTO;
         if (r < 0)
@@ -199,9 +223,11 @@ static void cache_drop(struct crosvm_vcpu *v) {
 static int decode_wait(struct crosvm_vcpu *v, const VcpuResponse__Wait *w, struct crosvm_vcpu_event *event) {
         memset(event, 0, sizeof(*event));
         cache_drop(v);
+        v->init_event = false;
         switch ((int)w->exit_case) {
         case VCPU_RESPONSE__WAIT__EXIT_INIT:
                 event->kind = CROSVM_VCPU_EVENT_KIND_INIT;
+                v->init_event = true;
                 return RESUME_PLAIN;
         case VCPU_RESPONSE__WAIT__EXIT_IO: {
                 const VcpuResponse__Wait__Io *io = w->io;
@@ -295,6 +321,7 @@ EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *eve
 EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v) {
         VcpuRequest req = VCPU_REQUEST__INIT;
         VcpuRequest__Resume m = VCPU_REQUEST__RESUME__INIT;
+        bool switching;
         int r;
 
         if (!v)
@@ -325,10 +352,18 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v) {
         }
         req.message_case = VCPU_REQUEST__MESSAGE_RESUME;
         req.resume = &m;
+        /* The switch to the lane (lane.h): marked before this Resume goes
+         * out on the pipe, so the host sees the mark when it reads it. */
+        switching = v->init_event && v->lane_slot && !v->lane_on;
+        if (switching)
+                lane_mark_ready(v->lane_slot);
         /* One nesting and 4 bytes fields. */
         r = vcpu_send_small(v, &req, m.data.len + m.regs.len + m.sregs.len + m.debugregs.len);
         if (r < 0)
                 return r;
+        if (switching)
+                v->lane_on = true;
+        v->init_event = false;
         v->regs.pending = v->sregs.pending = v->dregs.pending = false;
         cache_drop(v);
         v->resume = RESUME_NONE;

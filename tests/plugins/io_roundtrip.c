@@ -2,7 +2,9 @@
  * times, reads port 0x11 (the plugin answers 0x5a), echoes it to port 0x12
  * and powers off through 0x501.  The plugin checks every value, reads rax
  * during an event, and exits 0 only if everything matched.  With "block",
- * the SDK never polls its pipes, as crosvm's own library did not. */
+ * the SDK behaves as crosvm's own library did: it never polls its pipes
+ * and never takes the lane the launcher offers (lane.h), so the launcher
+ * must notice and keep the pipes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +79,10 @@ int main(int argc, char **argv) {
         }
         code[1] = (uint8_t)n;
         code[2] = (uint8_t)(n >> 8);
-        if (argc > 2 && strcmp(argv[2], "block") == 0)
+        if (argc > 2 && strcmp(argv[2], "block") == 0) {
                 setenv("VMLAUNCH_POLL_US", "0", 1);
+                unsetenv("VMLAUNCH_LANE_FD");
+        }
         if (guest_setup(&g, "io_roundtrip", 0x10000) < 0)
                 return 1;
         guest_load(&g, 0x1000, code, sizeof(code));

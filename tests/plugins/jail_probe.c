@@ -52,7 +52,9 @@ static const char *status_field(const char *key) {
 
 static void check_fds(void) {
         const char *sock = getenv("CROSVM_SOCKET");
+        const char *lane = getenv("VMLAUNCH_LANE_FD");
         int sock_fd = sock ? atoi(sock) : -1;
+        int lane_fd = lane ? atoi(lane) : -1;
         DIR *d = opendir("/proc/self/fd");
         struct dirent *e;
 
@@ -65,11 +67,21 @@ static void check_fds(void) {
                 if (e->d_name[0] == '.')
                         continue;
                 fd = atoi(e->d_name);
-                CHECK(fd <= 2 || fd == sock_fd || fd == dirfd(d), "unexpected open fd %d", fd);
+                CHECK(fd <= 2 || fd == sock_fd || fd == lane_fd || fd == dirfd(d), "unexpected open fd %d", fd);
         }
         closedir(d);
         CHECK(sock_fd > 2 && fcntl(sock_fd, F_GETFD) >= 0, "the CROSVM_SOCKET fd (%s) is not open",
               sock ? sock : "unset");
+        /* The lanes are shared with the launcher: a plugin that could
+         * shrink them would fault it. */
+        if (lane) {
+                const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+                int seals = fcntl(lane_fd, F_GET_SEALS);
+
+                CHECK(seals >= 0 && (seals & want) == want, "the lane memfd %d has seals %#x, not %#x", lane_fd,
+                      (unsigned)seals, (unsigned)want);
+                CHECK(ftruncate(lane_fd, 0) < 0 && errno == EPERM, "the lane memfd %d could be truncated", lane_fd);
+        }
 }
 
 /* Only the four device nodes the jail binds. */

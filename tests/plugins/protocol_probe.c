@@ -25,7 +25,11 @@
  *           write count in /proc/self/io stands still), a register set
  *           then rides on the resume and the guest sees it; an access
  *           whose registers match no hint detail carries regs only, and
- *           reading sregs then does make a request. */
+ *           reading sregs then does make a request;
+ *  vandal   once vCPU 0 is on the lane, writes an impossible head into its
+ *           request ring, as a broken or hostile plugin might: the
+ *           launcher must end the VM saying so (the test checks that), not
+ *           crash, hang or read past the ring. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "lane.h"
 
 #define DONE 0x12
 
@@ -388,16 +393,31 @@ static int irq_setup(void) {
  * own I/O accounting; every request the library sends is a write. */
 static int io_fd = -1;
 
+/* vCPU 0's lane, when the launcher offers one: requests go there instead
+ * of the pipe once the vCPU left Init (lane.h). */
+static const struct lane_slot *lane0;
+
+/* Grows with every request the plugin sends, on either transport: write
+ * syscalls for the pipe, bytes for the lane. */
 static long writes_so_far(void) {
         char buf[512];
         ssize_t n = pread(io_fd, buf, sizeof(buf) - 1, 0);
         const char *w;
+        long lane_bytes = lane0 ? (long)atomic_load(&lane0->to_host.head) : 0;
 
         if (n <= 0)
                 return -1;
         buf[n] = 0;
         w = strstr(buf, "syscw: ");
-        return w ? strtol(w + 7, NULL, 10) : -1;
+        return w ? strtol(w + 7, NULL, 10) + lane_bytes : -1;
+}
+
+static struct lane_slot *vandal_slot;
+
+static int on_io_vandal(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
+        (void)u, (void)id, (void)v, (void)ev;
+        atomic_fetch_add(&vandal_slot->to_host.head, 100000u);
+        return 0;
 }
 
 static unsigned hint_stage;
@@ -475,6 +495,15 @@ static int hint_setup(void) {
         };
         int r;
 
+        if (getenv(LANE_ENV)) {
+                void *p = mmap(NULL, LANE_SLOT_BYTES, PROT_READ, MAP_SHARED, atoi(getenv(LANE_ENV)), 0);
+
+                if (p == MAP_FAILED) {
+                        fprintf(stderr, "protocol_probe hint: mapping the lane: %m\n");
+                        return -1;
+                }
+                lane0 = p;
+        }
         io_fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
         if (io_fd < 0 || writes_so_far() < 0) {
                 fprintf(stderr, "protocol_probe hint: /proc/self/io: %m\n");
@@ -568,6 +597,23 @@ int main(int argc, char **argv) {
                         return 1;
                 g.on_init = on_init_regs;
                 return guest_run(&g, 1, entry, on_io_regs, NULL);
+        } else if (strcmp(mode, "vandal") == 0) {
+                static const uint8_t code_loop[] = { 0xe6, 0x30, 0xeb, 0xfc };  /* out 0x30, al; jmp $-4 */
+                const char *fd = getenv(LANE_ENV);
+                void *p;
+
+                if (!fd) {
+                        fprintf(stderr, "protocol_probe vandal: no %s: the launcher offered no lane\n", LANE_ENV);
+                        return 1;
+                }
+                p = mmap(NULL, LANE_SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, atoi(fd), 0);
+                if (p == MAP_FAILED)
+                        return 1;
+                vandal_slot = p;
+                guest_load(&g, 0x1000, code_loop, sizeof(code_loop));
+                if (crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x30, 1) < 0)
+                        return 1;
+                return guest_run(&g, 1, entry, on_io_vandal, NULL);
         } else if (strcmp(mode, "errors") == 0) {
                 r = errors_checks();
 
