@@ -1,13 +1,15 @@
 /* Benchmarks, as ratios against baselines measured in the same run (these
  * machines are noisy; absolute times are printed, never asserted):
  *
- *  io      plugin I/O round trip (guest `out`, plugin Wait/Resume), with
- *          both ends polling (poll_us, the default) and both blocking
- *          (poll_us = 0, crosvm's way), against the same guest on a bare
- *          KVM loop handling the exit in-process; and its floor: that
- *          loop plus a bare round trip of a small message over two pipes
- *          between two threads spinning on read(), what any design that
- *          keeps crosvm's pipes pays before protobuf and the plugin;
+ *  io      plugin I/O round trip (guest `out`, plugin Wait/Resume): on
+ *          the lane with both ends polling (the defaults), on the pipes
+ *          polling (lane = false), and on the pipes blocking (lane =
+ *          false, poll_us = 0: crosvm's way), against the same guest on
+ *          a bare KVM loop handling the exit in-process; and the pipes'
+ *          floor: that loop plus a bare round trip of a small message
+ *          over two pipes between two threads spinning on read(), what
+ *          any design that keeps crosvm's pipes pays before protobuf and
+ *          the plugin;
  *  launch  exec of vmlaunch to its exit, for a no-op plugin, sandbox off
  *          and on, against a bare create/destroy of the same KVM VM, and
  *          QEMU's no-op run (-accel kvm, a guest that exits through
@@ -639,7 +641,7 @@ static double ratio(const double *a, const double *b, int n) {
 int main(int argc, char **argv) {
         unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
         int reps = argc > 2 ? atoi(argv[2]) : 5;
-        double bare[64], pong[64], plug[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64], qemu[64];
+        double bare[64], pong[64], plug[64], piped[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64], qemu[64];
         double first[4][64], whole[4][64];      /* sandbox off/on x tap off/on */
         double kbare[5][64], kplug[5][64];      /* per enum bench_kind, BENCH_IN onwards */
         char conf[1024], line[256];
@@ -662,16 +664,19 @@ int main(int argc, char **argv) {
                 long long ns = 0;
 
                 bare[i] = bare_io(BENCH_OUT, n);
-                for (int poll = 1; poll >= 0; poll--) {
+                for (int mode = 0; mode < 3; mode++) {
+                        static const char *const extra[] = { "", "lane = false;\n", "lane = false;\npoll_us = 0;\n" };
+                        double *into[] = { plug, piped, block };
+
                         snprintf(conf, sizeof(conf),
                                  "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n%s",
-                                 BENCH_PLUGIN, n, poll ? "" : "poll_us = 0;\n");
+                                 BENCH_PLUGIN, n, extra[mode]);
                         run_vmlaunch(conf, line, sizeof(line));
                         if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
                                 fprintf(stderr, "bench: no timing from the plugin (\"%s\")\n", line);
                                 return 1;
                         }
-                        (poll ? plug : block)[i] = (double)ns / 1e9 / (double)exits;
+                        into[mode][i] = (double)ns / 1e9 / (double)exits;
                 }
                 pong[i] = pipe_pingpong(n);
                 /* The other kinds of access, each against its own bare loop
@@ -738,12 +743,14 @@ int main(int argc, char **argv) {
                 lon[i] = run_vmlaunch(conf, NULL, 0);
         }
         printf("%-44s %12s %12s %8s\n", "benchmark (medians of runs)", "measured", "baseline", "ratio");
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, polling (default)",
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, lane (default)",
                median(plug, reps) * 1e6, median(bare, reps) * 1e6, ratio(plug, bare, reps));
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "  its floor: bare loop + polled pipe round trip",
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, pipes, polling",
+               median(piped, reps) * 1e6, median(bare, reps) * 1e6, ratio(piped, bare, reps));
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "  the pipes' floor: bare loop + polled pipes",
                (median(bare, reps) + median(pong, reps)) * 1e6, median(bare, reps) * 1e6,
                1 + ratio(pong, bare, reps));
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, blocking (poll_us 0)",
+        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, pipes, blocking",
                median(block, reps) * 1e6, median(bare, reps) * 1e6, ratio(block, bare, reps));
         printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox off", median(loff, reps) * 1e3,
                median(lbare, reps) * 1e3, ratio(loff, lbare, reps));
