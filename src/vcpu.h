@@ -4,7 +4,9 @@
  * Pipes (PROTOCOL.md §1): the plugin writes bare VcpuRequests into
  * `req` (we read req_rd), we write varint-prefixed VcpuResponses into
  * `resp` (the plugin reads resp_rd).  We keep all four ends open for the
- * VM's life so that GetVcpus can hand them out again. */
+ * VM's life so that GetVcpus can hand them out again.  A plugin on our own
+ * SDK moves to the vCPU's lane after Init (lane.h); then the pipes go
+ * quiet. */
 #pragma once
 
 #include <linux/kvm.h>
