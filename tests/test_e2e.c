@@ -278,6 +278,37 @@ END_TEST
 START_TEST(test_state_round_trips_pipes) { probe_with("state", 1, "lane = false;\n"); }
 END_TEST
 
+static void sigterm_hook(int pid, void *arg) {
+        (void)arg;
+        kill(pid, SIGTERM);
+}
+
+/* A plugin that stops taking events while the guest floods an async port:
+ * the vCPU thread blocks writing to a full lane or pipe, and a stop must
+ * still end the run cleanly (it wakes that thread; nobody else reads). */
+static void flood(const char *more) {
+        static char text[sizeof(config_buf) + 64];
+        struct vmrun r;
+        struct vmrun_opts o = { .config = text, .hook_when = "flood: full", .hook = sigterm_hook, .timeout_s = 30 };
+        const char *reason;
+
+        snprintf(text, sizeof(text), "%s%s", config(test_plugin("protocol_probe"), "\"flood\"", 1, 2000), more);
+        vmrun(&o, &r);
+        if (r.status != 0)
+                dump(&r);
+        check_envelope(&r);
+        reason = vmrun_str(r.events[r.n_events - 1], "reason");
+        ck_assert_msg(strstr(r.err, "flood: full"), "the plugin never saw the lane or pipe full: %s", r.err);
+        ck_assert_msg(r.status == 0 && reason && strstr(reason, "stopped on request"), "exit %d: %s", r.status,
+                      reason ? reason : "(no reason)");
+        vmrun_free(&r);
+}
+
+START_TEST(test_stop_with_full_lane) { flood(""); }
+END_TEST
+START_TEST(test_stop_with_full_pipe) { flood("lane = false;\n"); }
+END_TEST
+
 /* A plugin that writes an impossible index into its lane ends the VM as
  * failed, with the reason; vmlaunch neither crashes nor hangs. */
 START_TEST(test_lane_vandal) {
@@ -893,6 +924,8 @@ int main(void) {
         tcase_add_test(tc, test_call_hint_eager_regs_pipes);
         tcase_add_test(tc, test_state_round_trips_pipes);
         tcase_add_test(tc, test_lane_vandal);
+        tcase_add_test(tc, test_stop_with_full_lane);
+        tcase_add_test(tc, test_stop_with_full_pipe);
         tcase_add_test(tc, test_answers_are_kvms);
         tcase_add_test(tc, test_io_roundtrip);
         tcase_add_test(tc, test_mmio);

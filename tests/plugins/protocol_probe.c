@@ -26,6 +26,12 @@
  *           then rides on the resume and the guest sees it; an access
  *           whose registers match no hint detail carries regs only, and
  *           reading sregs then does make a request;
+ *  flood    the guest writes an async port in a loop while the plugin
+ *           takes no event after the first: the launcher's vCPU thread
+ *           fills the lane (or, with lane = false, the pipe) and blocks
+ *           writing.  Once it is full (on the lane, seen in the slot; on
+ *           the pipe, after a second) prints "flood: full" and waits for
+ *           the host to stop the VM, which must not hang on that thread;
  *  vandal   once vCPU 0 is on the lane, writes an impossible head into its
  *           request ring, as a broken or hostile plugin might: the
  *           launcher must end the VM saying so (the test checks that), not
@@ -413,6 +419,30 @@ static long writes_so_far(void) {
 }
 
 static struct lane_slot *vandal_slot;
+static struct guest *flood_guest;
+static struct lane_slot *flood_slot;
+
+static int on_io_flood(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
+        (void)u, (void)id, (void)v, (void)ev;
+        if (flood_slot) {
+                /* Full: no room for another Io event of ~20 bytes. */
+                for (int i = 0; LANE_RING_BYTES - (atomic_load(&flood_slot->to_plugin.head) -
+                                                  atomic_load(&flood_slot->to_plugin.tail)) >= 64;
+                     i++) {
+                        if (i == 10000)
+                                return failf("the lane never filled (bytes in it)",
+                                             (long)(atomic_load(&flood_slot->to_plugin.head) -
+                                                    atomic_load(&flood_slot->to_plugin.tail)),
+                                             LANE_RING_BYTES);
+                        usleep(1000);
+                }
+        } else
+                sleep(1);
+        fprintf(stderr, "protocol_probe flood: full\n");
+        while (!__atomic_load_n(&flood_guest->stopping, __ATOMIC_SEQ_CST))
+                usleep(1000);
+        return 1;
+}
 
 static int on_io_vandal(void *u, unsigned id, struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev) {
         (void)u, (void)id, (void)v, (void)ev;
@@ -597,6 +627,22 @@ int main(int argc, char **argv) {
                         return 1;
                 g.on_init = on_init_regs;
                 return guest_run(&g, 1, entry, on_io_regs, NULL);
+        } else if (strcmp(mode, "flood") == 0) {
+                static const uint8_t code_loop[] = { 0xe6, 0x50, 0xeb, 0xfc };  /* out 0x50, al; jmp $-4 */
+                const char *fd = getenv(LANE_ENV);
+
+                if (fd) {
+                        void *p = mmap(NULL, LANE_SLOT_BYTES, PROT_READ, MAP_SHARED, atoi(fd), 0);
+
+                        if (p == MAP_FAILED)
+                                return 1;
+                        flood_slot = p;
+                }
+                flood_guest = &g;
+                guest_load(&g, 0x1000, code_loop, sizeof(code_loop));
+                if (crosvm_reserve_async_write_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x50, 1) < 0)
+                        return 1;
+                return guest_run(&g, 1, entry, on_io_flood, NULL);
         } else if (strcmp(mode, "vandal") == 0) {
                 static const uint8_t code_loop[] = { 0xe6, 0x30, 0xeb, 0xfc };  /* out 0x30, al; jmp $-4 */
                 const char *fd = getenv(LANE_ENV);
