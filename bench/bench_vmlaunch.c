@@ -14,8 +14,9 @@
  *          and on, against a bare create/destroy of the same KVM VM, and
  *          QEMU's no-op run (-accel kvm, a guest that exits through
  *          isa-debug-exit) when qemu-system-x86_64 is installed;
- *  rss     vmlaunch's own resident memory (anonymous + file; guest memory,
- *          which is shared memory, left out) at 1, 8 and 64 vCPUs;
+ *  rss     vmlaunch's own resident memory (anonymous + file + the lanes'
+ *          shared memory; the guest's memory, also shared, left out) at
+ *          1, 8 and 64 vCPUs;
  *  scale   total exits per second with 1, 2, 4, 8 vCPUs in busy loops,
  *          against 1 vCPU;
  *  monitor the I/O round trip with headless stats every second and with
@@ -26,7 +27,9 @@
  *
  * Usage: bench_vmlaunch [N_EXITS] [REPEATS]
  *        bench_vmlaunch --bare KIND N_EXITS   (the bare loop alone, in us
- *        per exit; KIND as bench_plugin's; for bench/ab.sh) */
+ *        per exit; KIND as bench_plugin's; for bench/ab.sh)
+ *        bench_vmlaunch --rss                 (the rss rows alone) */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -306,9 +309,32 @@ static long own_rss_kib(pid_t pid, long *ret_anon) {
         return anon < 0 || file < 0 ? -1 : anon + file;
 }
 
+/* The resident part of the lanes' memfd (shared memory, so not in
+ * own_rss_kib), in KiB, from the mapping's Rss in smaps. */
+static long lanes_rss_kib(pid_t pid) {
+        char path[64], line[512];
+        bool in_lanes = false;
+        long total = 0, v;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+        f = fopen(path, "re");
+        if (!f)
+                die(path);
+        while (fgets(line, sizeof(line), f)) {
+                /* A mapping's header: "start-end perms offset dev inode [path]". */
+                if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') && isxdigit((unsigned char)line[0]))
+                        in_lanes = strstr(line, "memfd:vmlaunch-lanes") != NULL;
+                else if (in_lanes && sscanf(line, "Rss: %ld", &v) == 1)
+                        total += v;
+        }
+        fclose(f);
+        return total;
+}
+
 static void bench_rss(void) {
         static const unsigned counts[] = { 1, 8, 64 };
-        long kib[3], anon[3];
+        long kib[3], anon[3], lanes[3];
 
         for (int i = 0; i < 3; i++) {
                 char conf[1024];
@@ -321,6 +347,8 @@ static void bench_rss(void) {
                 start_vmlaunch(conf, NULL, &r);
                 usleep(500 * 1000);
                 kib[i] = own_rss_kib(r.pid, &anon[i]);
+                lanes[i] = lanes_rss_kib(r.pid);
+                kib[i] += lanes[i];
                 stop_vmlaunch(&r);
         }
         for (int i = 0; i < 3; i++)
@@ -330,6 +358,7 @@ static void bench_rss(void) {
         printf("%-44s %7.1f KiB\n", "  growth per extra vCPU (1 -> 64)", (double)(kib[2] - kib[0]) / 63.0);
         printf("%-44s %7ld KiB %9ld KiB %7.2fx\n", "  of which anonymous, 1 and 64 vCPUs", anon[0], anon[2],
                (double)anon[2] / (double)anon[0]);
+        printf("%-44s %7ld KiB %9ld KiB\n", "  of which the lanes, 1 and 64 vCPUs", lanes[0], lanes[2]);
 }
 
 /* The "io_out" total of a stats line. */
@@ -646,6 +675,10 @@ int main(int argc, char **argv) {
         double kbare[5][64], kplug[5][64];      /* per enum bench_kind, BENCH_IN onwards */
         char conf[1024], line[256];
 
+        if (argc == 2 && strcmp(argv[1], "--rss") == 0) {
+                bench_rss();
+                return 0;
+        }
         /* --bare KIND N: the bare loop alone, for bench/ab.sh. */
         if (argc == 4 && strcmp(argv[1], "--bare") == 0) {
                 n = (unsigned)atoi(argv[3]);
