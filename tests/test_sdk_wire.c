@@ -4,7 +4,9 @@
  *
  * The host side follows PROTOCOL.md §1: one bare message per SEQPACKET
  * datagram on the main socket; on a vCPU's pipes a bare VcpuRequest per
- * write() towards the host and varint32-prefixed VcpuResponses back. */
+ * write() towards the host and varint32-prefixed VcpuResponses back; and,
+ * where the test offers lanes (lane.h), varint32-prefixed messages both
+ * ways through a vCPU's lane once it has left Init. */
 #include "pb.h"
 
 #include <check.h>
@@ -15,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "crosvm.h"
+#include "lane.h"
 #include "wire.h"
 #include "test_util.h"
 
@@ -1068,6 +1072,136 @@ START_TEST(test_two_vcpus) {
 }
 END_TEST
 
+/* ---- the lane ---- */
+
+static struct lane_slot *lanes;         /* the test's own mapping of what it offers */
+static bool lane_taken;                 /* the SDK is expected to switch */
+
+/* The host's side of a vCPU 0 that leaves Init, then gets an `in` from port
+ * 0x60 during which the plugin reads its registers. */
+static void script_lane(struct host *h) {
+        static uint8_t buf[WIRE_PIPE_MAX];
+        VcpuResponse resp = VCPU_RESPONSE__INIT;
+        VcpuResponse__Wait w = VCPU_RESPONSE__WAIT__INIT;
+        VcpuResponse__Wait__Init init = VCPU_RESPONSE__WAIT__INIT__INIT;
+        VcpuResponse__Wait__Io io = VCPU_RESPONSE__WAIT__IO__INIT;
+        VcpuResponse__GetState gs = VCPU_RESPONSE__GET_STATE__INIT;
+        struct kvm_regs regs = { .rax = 0x77 };
+        uint8_t zero = 0;
+        atomic_bool stop = false;
+        struct lane l;
+        VcpuRequest *req;
+        size_t len = 0;
+        int avail = -1;
+
+        host_serve_get_vcpus();
+        vcpu_request__free_unpacked(vhost_expect(0, VCPU_REQUEST__MESSAGE_WAIT), NULL);
+        ck_assert(!lane_is_ready(lane_slot_at(lanes, 0)));
+        w.exit_case = VCPU_RESPONSE__WAIT__EXIT_INIT;
+        w.init = &init;
+        vhost_send_wait(0, &w, false);
+        /* A request during Init still takes the pipe. */
+        vcpu_request__free_unpacked(vhost_expect(0, VCPU_REQUEST__MESSAGE_GET_STATE), NULL);
+        vhost_send_state(0, &regs, sizeof(regs));
+        /* The Resume from Init comes on the pipe, the slot marked before it. */
+        vcpu_request__free_unpacked(vhost_expect(0, VCPU_REQUEST__MESSAGE_RESUME), NULL);
+        ck_assert(lane_is_ready(lane_slot_at(lanes, 0)) == lane_taken);
+        ck_assert(!lane_is_ready(lane_slot_at(lanes, 1)));
+
+        io.space = ADDRESS_SPACE__IOPORT;
+        io.address = 0x60;
+        io.data.data = &zero;
+        io.data.len = 1;
+        w.exit_case = VCPU_RESPONSE__WAIT__EXIT_IO;
+        w.io = &io;
+        if (!lane_taken) {
+                vhost_send_wait(0, &w, false);
+                vcpu_request__free_unpacked(vhost_expect(0, VCPU_REQUEST__MESSAGE_GET_STATE), NULL);
+                vhost_send_state(0, &regs, sizeof(regs));
+                req = vhost_expect(0, VCPU_REQUEST__MESSAGE_RESUME);
+                ck_assert_uint_eq(req->resume->data.len, 1);
+                ck_assert_uint_eq(req->resume->data.data[0], 0x5a);
+                vcpu_request__free_unpacked(req, NULL);
+                return;
+        }
+        /* From here on, the lane alone. */
+        lane_init(&l, lane_slot_at(lanes, 0), true, NULL, &stop);
+        resp.message_case = VCPU_RESPONSE__MESSAGE_WAIT;
+        resp.wait = &w;
+        ck_assert_int_eq(lane_write(&l, buf, vhost_frame(&resp, buf)), 0);
+        ck_assert_int_eq(lane_read_message(&l, buf, sizeof(buf), false, &len), 0);
+        req = vcpu_request__unpack(NULL, len, buf);
+        ck_assert_ptr_nonnull(req);
+        ck_assert_int_eq(req->message_case, VCPU_REQUEST__MESSAGE_GET_STATE);
+        vcpu_request__free_unpacked(req, NULL);
+        gs.state.data = (uint8_t *)&regs;
+        gs.state.len = sizeof(regs);
+        resp.message_case = VCPU_RESPONSE__MESSAGE_GET_STATE;
+        resp.get_state = &gs;
+        ck_assert_int_eq(lane_write(&l, buf, vhost_frame(&resp, buf)), 0);
+        ck_assert_int_eq(lane_read_message(&l, buf, sizeof(buf), false, &len), 0);
+        req = vcpu_request__unpack(NULL, len, buf);
+        ck_assert_ptr_nonnull(req);
+        ck_assert_int_eq(req->message_case, VCPU_REQUEST__MESSAGE_RESUME);
+        ck_assert_uint_eq(req->resume->data.len, 1);
+        ck_assert_uint_eq(req->resume->data.data[0], 0x5a);
+        vcpu_request__free_unpacked(req, NULL);
+        /* Nothing went by the pipe after the switch. */
+        ck_assert_int_eq(ioctl(h->vreq[0][0], FIONREAD, &avail), 0);
+        ck_assert_int_eq(avail, 0);
+}
+
+/* The plugin's side of script_lane, with `bytes` of lanes offered. */
+static void lane_run(size_t bytes) {
+        int fd = memfd_create("test-lanes", MFD_CLOEXEC);
+        struct crosvm *c;
+        struct crosvm_vcpu *v;
+        struct crosvm_vcpu_event ev;
+        struct kvm_regs regs;
+        char num[16];
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, (off_t)bytes), 0);
+        lanes = mmap(NULL, N_VCPUS * LANE_SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ck_assert_ptr_ne(lanes, MAP_FAILED);
+        snprintf(num, sizeof(num), "%d", fd);
+        setenv(LANE_ENV, num, 1);
+        host_start(script_lane);
+        c = connect_ok();
+        ck_assert(is_cloexec(fd));
+        ck_assert_int_eq(crosvm_get_vcpu(c, 0, &v), 0);
+        ck_assert_int_eq(crosvm_vcpu_wait(v, &ev), 0);
+        ck_assert_uint_eq(ev.kind, CROSVM_VCPU_EVENT_KIND_INIT);
+        ck_assert_int_eq(crosvm_vcpu_get_regs(v, &regs), 0);
+        ck_assert_uint_eq(regs.rax, 0x77);
+        ck_assert_int_eq(crosvm_vcpu_resume(v), 0);
+        ck_assert_int_eq(crosvm_vcpu_wait(v, &ev), 0);
+        ck_assert_uint_eq(ev.kind, CROSVM_VCPU_EVENT_KIND_IO_ACCESS);
+        ck_assert_uint_eq(ev.io_access.address, 0x60);
+        ck_assert(!ev.io_access.is_write);
+        ck_assert_int_eq(crosvm_vcpu_get_regs(v, &regs), 0);
+        ck_assert_uint_eq(regs.rax, 0x77);
+        ev.io_access.data[0] = 0x5a;
+        ck_assert_int_eq(crosvm_vcpu_resume(v), 0);
+        host_join();
+        ck_assert_int_eq(crosvm_destroy_connection(&c), 0);
+        unsetenv(LANE_ENV);
+}
+
+/* Offered lanes: vCPU 0 switches at its Init resume, vCPU 1 does not. */
+START_TEST(test_vcpu_lane) {
+        lane_taken = true;
+        lane_run(N_VCPUS * LANE_SLOT_BYTES);
+}
+END_TEST
+
+/* Lanes too small for every vCPU are not taken: all stays on the pipes. */
+START_TEST(test_vcpu_lane_too_small) {
+        lane_taken = false;
+        lane_run(N_VCPUS * LANE_SLOT_BYTES - 1);
+}
+END_TEST
+
 static Suite *sdk_suite(void) {
         Suite *s = suite_create("sdk_wire");
         TCase *tc = tcase_create("wire");
@@ -1082,6 +1216,8 @@ static Suite *sdk_suite(void) {
         tcase_add_test(tc, test_hangup);
         tcase_add_test(tc, test_vcpu);
         tcase_add_test(tc, test_two_vcpus);
+        tcase_add_test(tc, test_vcpu_lane);
+        tcase_add_test(tc, test_vcpu_lane_too_small);
         suite_add_tcase(s, tc);
         return s;
 }
