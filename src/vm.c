@@ -251,19 +251,20 @@ void vm_signal_kill(struct vm *vm) {
                 log_debug("signalling the shutdown eventfd: %m");
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
                 struct vcpu *v = vm->vcpus[i];
-                /* Wake a thread blocked reading the plugin's requests.  The
-                 * write must not block the main loop if a hostile plugin
-                 * filled the pipe: that thread is then not blocked on read,
-                 * and the kick reaches it. */
+                char path[64];
+                int fd;
+
                 if (!v->thread_started || atomic_load(&v->thread_done))
                         continue;
-                {
-                        int fd = -1;
-                        char path[64];
-
+                /* Wake a thread blocked reading the plugin's requests from
+                 * the pipe (on the lane, the kick rings its bells).  The
+                 * write must not block the main loop if a hostile plugin
+                 * filled the pipe: that thread is then not blocked on
+                 * read, and the kick reaches it.  A second open file
+                 * description of the pipe is nonblocking without touching
+                 * the plugin's. */
+                if (!atomic_load(&v->lane_on)) {
                         snprintf(path, sizeof(path), "/proc/self/fd/%d", v->req_wr);
-                        /* A second open file description of the same pipe,
-                         * nonblocking without touching the plugin's. */
                         fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
                         if (fd >= 0) {
                                 if (write(fd, shutdown_request, sizeof(shutdown_request)) < 0)

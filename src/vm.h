@@ -131,8 +131,8 @@ int vm_irqchip(struct vm *vm);
 int vm_start(struct vm *vm);
 
 /* Begins the shutdown: sets `dying`, signals the shutdown eventfd, injects
- * a Shutdown request into every vCPU's request pipe and kicks the threads.
- * Idempotent. */
+ * a Shutdown request into the request pipe of every vCPU not on its lane
+ * and kicks the threads (which rings the lanes' bells).  Idempotent. */
 void vm_signal_kill(struct vm *vm);
 
 /* Stops and joins every vCPU thread (after vm_signal_kill). */
