@@ -117,6 +117,8 @@ static void shared_unref(struct shared *s) {
         free(s->vcpus);
         if (s->lanes)
                 munmap(s->lanes, s->lanes_bytes);
+        if (s->lanes_fd >= 0)
+                close(s->lanes_fd);
         pthread_mutex_destroy(&s->id_lock);
         free(s);
 }
@@ -130,6 +132,7 @@ static struct shared *shared_new(void) {
                 free(s);
                 return NULL;
         }
+        s->lanes_fd = -1;
         return s;
 }
 
@@ -198,7 +201,8 @@ static int load_vcpus(struct crosvm *c) {
 
 /* The lanes vmlaunch offers in VMLAUNCH_LANE_FD (lane.h): a memfd of one
  * slot per vCPU.  Anything unexpected leaves the vCPUs on their pipes,
- * which always work. */
+ * which always work.  Once mapped, the fd is the library's, as the socket
+ * is, and closed with the last connection. */
 static void load_lanes(struct shared *s) {
         const char *env = getenv(LANE_ENV);
         struct stat st;
@@ -219,6 +223,7 @@ static void load_lanes(struct shared *s) {
                 return;
         s->lanes = p;
         s->lanes_bytes = (size_t)s->n_vcpus * LANE_SLOT_BYTES;
+        s->lanes_fd = (int)fd;
         for (uint32_t i = 0; i < s->n_vcpus; i++)
                 sdk_vcpu_attach_lane(s->vcpus[i], lane_slot_at(p, i));
 }

@@ -40,6 +40,7 @@ struct shared {
         uint32_t n_vcpus;
         void *lanes;                    /* VMLAUNCH_LANE_FD mapped (lane.h), or NULL */
         size_t lanes_bytes;
+        int lanes_fd;                   /* that fd, the library's once mapped, or -1 */
 };
 
 struct crosvm {
