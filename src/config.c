@@ -605,6 +605,13 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         cfg->shutdown_timeout_ms = 1000;
         cfg->poll_us = CONFIG_POLL_US_DEFAULT;
         cfg->lane = true;
+        cfg->limits.tasks = CONFIG_LIMIT_TASKS_DEFAULT;
+        cfg->limits.nofile = CONFIG_LIMIT_NOFILE_DEFAULT;
+        cfg->limits.connections = CONFIG_LIMIT_CONNECTIONS_DEFAULT;
+        cfg->limits.memory_regions = CONFIG_LIMIT_MEMORY_REGIONS_DEFAULT;
+        cfg->limits.guest_memory_mib = CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT;
+        cfg->limits.ranges = CONFIG_LIMIT_RANGES_DEFAULT;
+        cfg->limits.irq_events = CONFIG_LIMIT_IRQ_EVENTS_DEFAULT;
         {
                 /* The machine's own default, where polling does not pay:
                  * an emulated host (tests/kvmhost sets 0).  A poll_us in
@@ -627,7 +634,8 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         }
         cfg->sandbox.enabled = true;
         cfg->plugin.args = calloc(1, sizeof(char *));
-        if (!cfg->path || !cfg->kvm_device || !cfg->plugin.args)
+        cfg->plugin.env = calloc(1, sizeof(char *));
+        if (!cfg->path || !cfg->kvm_device || !cfg->plugin.args || !cfg->plugin.env)
                 return -ENOMEM;
         if (!cfg->dir) {
                 r = -errno;
@@ -686,6 +694,10 @@ void config_free(struct vm_config *cfg) {
         for (size_t i = 0; cfg->plugin.args && cfg->plugin.args[i]; i++)
                 free(cfg->plugin.args[i]);
         free(cfg->plugin.args);
+        for (size_t i = 0; cfg->plugin.env && cfg->plugin.env[i]; i++)
+                free(cfg->plugin.env[i]);
+        free(cfg->plugin.env);
+        free(cfg->limits.cgroup_parent);
         free(cfg->plugin.root);
         for (size_t i = 0; i < cfg->plugin.n_mounts; i++) {
                 free(cfg->plugin.mounts[i].src);

@@ -17,6 +17,14 @@
 /* poll_us: how long a vCPU round trip polls before blocking (wire.h). */
 #define CONFIG_POLL_US_DEFAULT 200u
 #define CONFIG_POLL_US_MAX 1000u
+/* limits.*: the defaults conf/reference.conf documents. */
+#define CONFIG_LIMIT_TASKS_DEFAULT 1024u
+#define CONFIG_LIMIT_NOFILE_DEFAULT 1024u
+#define CONFIG_LIMIT_CONNECTIONS_DEFAULT 64u
+#define CONFIG_LIMIT_MEMORY_REGIONS_DEFAULT 256u
+#define CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT 16384u
+#define CONFIG_LIMIT_RANGES_DEFAULT 4096u
+#define CONFIG_LIMIT_IRQ_EVENTS_DEFAULT 1024u
 
 struct vm_mount {
         char *src;      /* absolute, exists at load time */
@@ -57,7 +65,23 @@ struct vm_config {
                 size_t n_mounts;
                 struct vm_gid_map *gid_maps;
                 size_t n_gid_maps;
+                char **env;          /* "NAME=value" added to the plugin's minimal environment; NULL-terminated, never NULL */
+                size_t n_env;
         } plugin;
+
+        /* What a plugin may make the kernel or vmlaunch hold.  0 means
+         * unlimited only where a comment says so. */
+        struct {
+                unsigned tasks;            /* the plugin's threads + processes (cgroup pids.max); default 1024; 0: unlimited */
+                uint64_t memory_mib;       /* the plugin's memory (cgroup memory.max); default 0: unlimited */
+                char *cgroup_parent;       /* absolute cgroup path below the mount; NULL: vmlaunch's own cgroup */
+                unsigned nofile;           /* the plugin's RLIMIT_NOFILE; default 1024 */
+                unsigned connections;      /* main-socket connections at once; default 64 */
+                unsigned memory_regions;   /* guest memory regions at once; default 256 */
+                uint64_t guest_memory_mib; /* their total size; default 16384 */
+                unsigned ranges;           /* reserved I/O + MMIO ranges; default 4096 */
+                unsigned irq_events;       /* ioevents + irqfds together; default 1024 */
+        } limits;
 
         struct {
                 bool enabled;            /* default true: the plugin runs in the jail */

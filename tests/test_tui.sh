@@ -9,7 +9,7 @@ bin=$1 plugins=$2 policy=$3
 
 . "$(dirname "$0")/lib.sh"
 command -v tmux > /dev/null || skip "tmux is missing"
-(exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm is missing"
+{ [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2> /dev/null; } || skip "/dev/kvm is missing"
 [ "$(id -u)" = 0 ] || skip "root is missing"
 
 dir=$(mktemp -d /tmp/vmlaunch-tui-XXXXXX)

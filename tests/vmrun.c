@@ -148,6 +148,7 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
                                            (err.p && strstr(err.p, o->hook_when)))) {
                         hooked = true;
                         o->hook(pid, o->hook_arg);
+                        ret->hook_seconds = now() - start;
                 }
                 if (o->signal_again_ms && signalled && !signalled_again &&
                     now() - signal_time > o->signal_again_ms / 1000.0) {
@@ -163,6 +164,7 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         }
         ck_assert_int_eq(waitpid(pid, &st, 0), pid);
         ret->seconds = now() - start;
+        ret->signal_seconds = signalled ? signal_time - start : 0;
         ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         ret->out = out.p ? out.p : strdup("");
         ret->err = err.p ? err.p : strdup("");

@@ -12,6 +12,8 @@ struct vmrun {
         char *out;              /* stdout, NUL-terminated */
         char *err;              /* stderr */
         double seconds;         /* wall time */
+        double signal_seconds;  /* when the first signal was sent (0: never) */
+        double hook_seconds;    /* when the hook ran, after it returned (0: never) */
         json_object **events;   /* every stdout line, parsed */
         size_t n_events;
         bool all_json;          /* every stdout line parsed */
