@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -70,8 +71,10 @@ int config_print(const struct vm_config *cfg, FILE *out) {
         for (size_t i = 0; i < cfg->plugin.n_gid_maps; i++)
                 fprintf(out, "%s{ inner = %u; outer = %u; count = %u; }", i ? ",\n    " : "\n    ",
                         cfg->plugin.gid_maps[i].inner, cfg->plugin.gid_maps[i].outer, cfg->plugin.gid_maps[i].count);
-        fprintf(out, " );\n};\n\nlimits = {\n  tasks = %u;\n  memory_mib = %" PRIu64 ";\n", cfg->limits.tasks,
-                cfg->limits.memory_mib);
+        /* libconfig 1.5 reads an integer above INT_MAX without the L
+         * suffix as its low 32 bits. */
+        fprintf(out, " );\n};\n\nlimits = {\n  tasks = %u;\n  memory_mib = %" PRIu64 "%s;\n", cfg->limits.tasks,
+                cfg->limits.memory_mib, cfg->limits.memory_mib > INT32_MAX ? "L" : "");
         if (cfg->limits.cgroup_parent) {
                 fputs("  cgroup_parent = ", out);
                 print_string(out, cfg->limits.cgroup_parent);
