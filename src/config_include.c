@@ -18,6 +18,11 @@
  * name, an absolute one too ("/etc/vm" + "/" + "/etc/common.conf"). */
 #define LIBCONFIG_JOINS_ABSOLUTE (LIBCONFIG_VER_MAJOR == 1 && LIBCONFIG_VER_MINOR < 7)
 
+/* Before 1.7, libconfig reads an integer literal without the L suffix
+ * into an int: one that does not fit keeps its low 32 bits (4294967297
+ * reads 1), silently. */
+#define LIBCONFIG_NARROW_INTEGERS (LIBCONFIG_VER_MAJOR == 1 && LIBCONFIG_VER_MINOR < 7)
+
 /* libconfig's scanner states that decide whether an "@include" is one:
  * it is only seen at the start of a line outside comments and strings. */
 enum lex_state { LEX_INITIAL, LEX_COMMENT, LEX_STRING };
@@ -292,9 +297,57 @@ static bool include_at(struct scan *sc, const char *text, size_t len, size_t *po
         return true;
 }
 
+static bool is_digit(char ch) {
+        return ch >= '0' && ch <= '9';
+}
+
+static bool is_hex_digit(char ch) {
+        return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* In the initial state at text[i]: when libconfig's lexer starts an
+ * integer token here that is too wide for the int it will be read into,
+ * reports it.  Returns the bytes that need no second look (0: no number
+ * starts here). */
+static size_t number_at(struct scan *sc, const char *text, size_t len, size_t i, unsigned line,
+                        const char *display) {
+        const unsigned long long limit = 1ull << 32;
+        unsigned long long v = 0;
+        size_t j = i;
+        bool hex, negative = false;
+        char prev = i > 0 ? text[i - 1] : ' ';
+
+        /* Inside a name ([A-Za-z*][-A-Za-z0-9_*]*) or a float's tail. */
+        if (is_digit(prev) || (prev >= 'A' && prev <= 'Z') || (prev >= 'a' && prev <= 'z') || prev == '_' ||
+            prev == '-' || prev == '+' || prev == '*' || prev == '.')
+                return 0;
+        if ((text[j] == '-' || text[j] == '+') && j + 1 < len && is_digit(text[j + 1]))
+                negative = text[j++] == '-';
+        if (j >= len || !is_digit(text[j]))
+                return 0;
+        hex = !negative && text[i] == '0' && j + 2 < len && (text[j + 1] == 'x' || text[j + 1] == 'X') &&
+              is_hex_digit(text[j + 2]);
+        if (hex)
+                j += 2;
+        for (; j < len && (hex ? is_hex_digit(text[j]) : is_digit(text[j])); j++)
+                if (v < limit)
+                        v = v * (hex ? 16 : 10) + (unsigned long long)(is_digit(text[j]) ? text[j] - '0'
+                                                                      : (text[j] | 0x20) - 'a' + 10);
+        /* A float, or the L of a 64-bit integer: read in full. */
+        if (j < len && !hex && (text[j] == '.' || text[j] == 'e' || text[j] == 'E'))
+                return j - i;
+        if (j < len && text[j] == 'L')
+                return j - i;
+        if (LIBCONFIG_NARROW_INTEGERS && (v > (negative ? 0x80000000ull : 0x7fffffffull)))
+                problem(sc, display, line,
+                        "%.*s: libconfig %d.%d keeps only the low 32 bits of an integer this wide; write %.*sL",
+                        (int)(j - i), text + i, LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, (int)(j - i), text + i);
+        return j - i;
+}
+
 static void scan_text(struct scan *sc, const char *text, size_t len, const char *display, unsigned depth) {
         unsigned line = 1;
-        size_t i = 0;
+        size_t i = 0, skip;
 
         while (i < len && !sc->stop) {
                 char ch = text[i];
@@ -322,6 +375,11 @@ static void scan_text(struct scan *sc, const char *text, size_t len, const char 
                         if ((i == 0 || text[i - 1] == '\n') &&
                             include_at(sc, text, len, &i, &line, display, depth))
                                 continue;
+                        if ((is_digit(ch) || ch == '-' || ch == '+') &&
+                            (skip = number_at(sc, text, len, i, line, display)) > 0) {
+                                i += skip;
+                                continue;
+                        }
                         if (ch == '"')
                                 sc->state = LEX_STRING;
                         else if (ch == '/' && i + 1 < len && text[i + 1] == '*') {

@@ -15,7 +15,11 @@
  * file's directory (for every level of nesting: libconfig has one include
  * directory, not one per file).  libconfig 1.5 prefixes that directory to
  * absolute names too, so an absolute @include cannot work there and is
- * refused with a message saying so. */
+ * refused with a message saying so.
+ *
+ * The same scan flags integer literals libconfig 1.5 would misread: one
+ * wider than 32 bits without the L suffix keeps only its low 32 bits, with
+ * no error (vcpus = 4294967297 would read 1). */
 #pragma once
 
 #include <stddef.h>
@@ -43,7 +47,7 @@ struct config_includes {
  * *ret_text and *ret_len, or -errno (-EFBIG when larger). */
 int config_read_text(const char *path, char **ret_text, size_t *ret_len);
 
-/* Finds the @include directives in `text` (`len` bytes, named `display` in
+/* Finds the @include directives (and too wide integers) in `text` (`len` bytes, named `display` in
  * messages) and, recursively, in what they include; resolves each against
  * `include_dir` and checks it.  An included file is named in messages as
  * `display_prefix` followed by its name ("" for none).  Each problem is

@@ -23,6 +23,12 @@ static void print_string(FILE *out, const char *s) {
         fputc('"', out);
 }
 
+/* libconfig 1.5 reads an integer above INT_MAX without the L suffix as
+ * its low 32 bits. */
+static const char *wide(uint64_t v) {
+        return v > INT32_MAX ? "L" : "";
+}
+
 static const char *b(bool v) {
         return v ? "true" : "false";
 }
@@ -68,13 +74,14 @@ int config_print(const struct vm_config *cfg, FILE *out) {
                 print_string(out, cfg->plugin.env[i]);
         }
         fputs(" ];\n  gid_maps = (", out);
-        for (size_t i = 0; i < cfg->plugin.n_gid_maps; i++)
-                fprintf(out, "%s{ inner = %u; outer = %u; count = %u; }", i ? ",\n    " : "\n    ",
-                        cfg->plugin.gid_maps[i].inner, cfg->plugin.gid_maps[i].outer, cfg->plugin.gid_maps[i].count);
-        /* libconfig 1.5 reads an integer above INT_MAX without the L
-         * suffix as its low 32 bits. */
+        for (size_t i = 0; i < cfg->plugin.n_gid_maps; i++) {
+                const struct vm_gid_map *m = &cfg->plugin.gid_maps[i];
+
+                fprintf(out, "%s{ inner = %u%s; outer = %u%s; count = %u%s; }", i ? ",\n    " : "\n    ", m->inner,
+                        wide(m->inner), m->outer, wide(m->outer), m->count, wide(m->count));
+        }
         fprintf(out, " );\n};\n\nlimits = {\n  tasks = %u;\n  memory_mib = %" PRIu64 "%s;\n", cfg->limits.tasks,
-                cfg->limits.memory_mib, cfg->limits.memory_mib > INT32_MAX ? "L" : "");
+                cfg->limits.memory_mib, wide(cfg->limits.memory_mib));
         if (cfg->limits.cgroup_parent) {
                 fputs("  cgroup_parent = ", out);
                 print_string(out, cfg->limits.cgroup_parent);

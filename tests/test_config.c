@@ -684,6 +684,33 @@ START_TEST(test_load_buffer) {
 }
 END_TEST
 
+/* libconfig 1.5 keeps the low 32 bits of a wider integer without the L
+ * suffix, silently: such a literal is an error naming it. */
+START_TEST(test_wide_integers) {
+        struct vm_config *cfg = NULL;
+        char *errors = NULL;
+
+        expect_error(PLUGIN "vcpus = 4294967297;\n", "vm.conf:2: 4294967297: libconfig", "write 4294967297L");
+        expect_error(PLUGIN "limits = { memory_mib = 2147483648; };\n", "vm.conf:2: 2147483648:", NULL);
+        expect_error(PLUGIN "vcpus = -2147483649;\n", "vm.conf:2: -2147483649:", NULL);
+        expect_error(PLUGIN "vcpus = 0x100000001;\n", "vm.conf:2: 0x100000001:", NULL);
+        write_file("wide.conf", "\nvcpus = 4294967297;\n");
+        expect_error(PLUGIN "@include \"wide.conf\"\n", "/wide.conf:2: 4294967297:", NULL);
+        /* Not integers, or written right. */
+        ck_assert_msg(load(PLUGIN "limits = { memory_mib = 4294967312L; };\nname = \"n4294967297\";\n"
+                                  "# 4294967297\nkvm_device = \"/dev/4294967297\";\n",
+                           NULL, 0, &cfg, &errors) == 0,
+                      "%s", errors);
+        ck_assert_uint_eq(cfg->limits.memory_mib, 4294967312ull);
+        config_free(cfg);
+        free(errors);
+        cfg = NULL;
+        ck_assert_int_eq(load(PLUGIN "vcpus = 2147483647;\n", NULL, 0, &cfg, &errors), -EINVAL);
+        ck_assert_msg(strstr(errors, "vcpus: must be between 1 and 4096, got 2147483647"), "%s", errors);
+        free(errors);
+}
+END_TEST
+
 START_TEST(test_print_round_trip) {
         struct vm_config *a = NULL, *b = NULL;
         char *errors = NULL, *printed = NULL, text[2048];
@@ -694,7 +721,7 @@ START_TEST(test_print_round_trip) {
                  "name = \"q\\\"uote\"; vcpus = 2; lane = false;\n"
                  "plugin = { path = \"plugin\"; args = [ \"a\\\\b\" ]; mounts = ( { src = \"/usr\"; } );\n"
                  "  env = [ \"A=\\\"q\\\" \\\\x\", \"B=\" ];\n"
-                 "  gid_maps = ( { inner = 5; outer = 6; count = 2; } ); };\n"
+                 "  gid_maps = ( { inner = 5; outer = 6; count = 2; }, { inner = 4294967294L; count = 4294967295L; } ); };\n"
                  "network = { tap_name = \"vmtap0\"; };\n"
                  "limits = { tasks = 0; memory_mib = 1099511627776L; cgroup_parent = \"/x.slice\"; nofile = 17;\n"
                  "  connections = 2; memory_regions = 3; guest_memory_mib = 16777216; ranges = 5; irq_events = 6; };\n");
@@ -711,6 +738,8 @@ START_TEST(test_print_round_trip) {
         ck_assert_str_eq(a->plugin.args[0], b->plugin.args[0]);
         ck_assert_str_eq(a->plugin.mounts[0].dst, b->plugin.mounts[0].dst);
         ck_assert_uint_eq(b->plugin.gid_maps[0].count, 2);
+        ck_assert_uint_eq(b->plugin.gid_maps[1].outer, 4294967294u);
+        ck_assert_uint_eq(b->plugin.gid_maps[1].count, 4294967295u);
         ck_assert_int_eq(b->network.mode, VM_NET_TAP_NAME);
         ck_assert_str_eq(b->network.tap_name, "vmtap0");
         ck_assert_uint_eq(b->plugin.n_env, 2);
@@ -755,6 +784,7 @@ int main(void) {
         tcase_add_test(tc, test_include_not_regular);
         tcase_add_test(tc, test_include_lexer_states);
         tcase_add_test(tc, test_load_buffer);
+        tcase_add_test(tc, test_wide_integers);
         tcase_add_test(tc, test_print_round_trip);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
