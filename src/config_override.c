@@ -84,9 +84,8 @@ int config_override_apply(config_t *lc, struct config_override *ov, size_t i, FI
         bool known = false;
         long long v;
 
-        if (!eq || eq == o->text) {
+        if (!eq || eq == o->text)
                 return refuse(errors, o, "expected KEY=VALUE");
-        }
         key = strndup(o->text, (size_t)(eq - o->text));
         if (!key)
                 return -ENOMEM;
@@ -96,13 +95,11 @@ int config_override_apply(config_t *lc, struct config_override *ov, size_t i, FI
                         known = true;
                         type = scalars[k].type;
                 }
-        if (!known) {
+        if (!known)
                 return refuse(errors, o, "%s: not a scalar key that --set can override", key);
-        }
         for (size_t j = 0; j < i; j++)
-                if (ov[j].key && strcmp(ov[j].key, key) == 0) {
+                if (ov[j].key && strcmp(ov[j].key, key) == 0)
                         return refuse(errors, o, "%s: already set by --set %s", key, ov[j].text);
-                }
         g = config_root_setting(lc);
         leaf = strchr(key, '.');
         if (leaf) {
@@ -112,20 +109,17 @@ int config_override_apply(config_t *lc, struct config_override *ov, size_t i, FI
                 snprintf(group, sizeof(group), "%.*s", (int)(leaf - key), key);
                 leaf++;
                 s = config_setting_get_member(g, group);
-                if (s && config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                if (s && config_setting_type(s) != CONFIG_TYPE_GROUP)
                         return refuse(errors, o, "%s: the file's %s is not a group", key, group);
-                }
                 g = s ? s : config_setting_add(g, group, CONFIG_TYPE_GROUP);
                 if (!g)
                         return -ENOMEM;
         } else
                 leaf = key;
-        if (type == T_INT && !parse_integer(value, &v)) {
+        if (type == T_INT && !parse_integer(value, &v))
                 return refuse(errors, o, "%s: expected an integer", key);
-        }
-        if (type == T_BOOL && strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0) {
+        if (type == T_BOOL && strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0)
                 return refuse(errors, o, "%s: expected true or false", key);
-        }
         if (config_setting_get_member(g, leaf))
                 config_setting_remove(g, leaf);
         s = config_setting_add(g, leaf, type == T_INT ? CONFIG_TYPE_INT64 : type == T_BOOL ? CONFIG_TYPE_BOOL

@@ -119,6 +119,28 @@ for k in nofile connections memory_regions guest_memory_mib ranges irq_events; d
         grep -q "^  $k = [0-9]*;" "$dir/out" || fail "--check does not print limits.$k: $(cat "$dir/out")"
 done
 
+# @include: relative to the config's directory wherever --check runs; an
+# error inside an included file names it; a FIFO or a directory is
+# refused naming the include and where it is, without blocking (libconfig
+# itself would wait on the FIFO for a writer).
+mkdir "$dir/inc" "$dir/inc/adir"
+mkfifo "$dir/inc/fifo"
+printf '#!/bin/sh\n' > "$dir/inc/plugin"
+chmod 755 "$dir/inc/plugin"
+printf 'plugin = { path = "plugin"; };\n@include "part.conf"\n' > "$dir/inc/top.conf"
+printf '# part\nvcpus = 2;\n' > "$dir/inc/part.conf"
+(cd / && "$bin" --check -c "$dir/inc/top.conf" > "$dir/out" 2> "$dir/err") || fail "relative @include: $(cat "$dir/err")"
+grep -q "vcpus = 2;" "$dir/out" || fail "@include not applied: $(cat "$dir/out")"
+printf '# part\nvcpus = 0;\n' > "$dir/inc/part.conf"
+expect 2 "$bin" --check -c "$dir/inc/top.conf"
+grep -q "^$dir/inc/part.conf:2: vcpus: must be between 1 and" "$dir/err" || fail "included error: $(cat "$dir/err")"
+for what in fifo adir; do
+        printf 'plugin = { path = "plugin"; };\n\n@include "%s"\n' "$what" > "$dir/inc/top.conf"
+        expect 2 timeout 10 "$bin" --check -c "$dir/inc/top.conf"
+        grep -q "top.conf:3: @include \"$what\": $dir/inc/$what: not a regular file" "$dir/err" ||
+                fail "@include $what: $(cat "$dir/err")"
+done
+
 # A bad config: one line per problem, exit 2, and nothing started (the
 # plugin would have left a file).
 printf '#!/bin/sh\ntouch %s/started\n' "$dir" > "$dir/plugin2"
