@@ -11,65 +11,54 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_include.h"
+#include "config_override.h"
+#include "config_rules.h"
 #include "util.h"
 
 #define SHUTDOWN_TIMEOUT_MAX_MS 3600000u
 
-struct override {
-        const char *text;       /* "key=value" as given */
-        char *key;
-};
-
 struct ctx {
-        const char *file;
+        const char *file;       /* the top file's name in messages */
+        const struct config_includes *incs;
         FILE *errors;
         unsigned n_errors;
-        struct override *ov;
+        struct config_override *ov;
         size_t n_ov;
 };
 
 enum key_type { T_INT, T_BOOL, T_STRING };
 
-/* The scalar keys, the only ones --set may override. */
-static const struct {
-        const char *key;
-        enum key_type type;
-} scalars[] = {
-        { "name", T_STRING },
-        { "vcpus", T_INT },
-        { "hugepages", T_BOOL },
-        { "kvm_device", T_STRING },
-        { "shutdown_timeout_ms", T_INT },
-        { "poll_us", T_INT },
-        { "plugin.path", T_STRING },
-        { "plugin.root", T_STRING },
-        { "sandbox.enabled", T_BOOL },
-        { "sandbox.seccomp_policy", T_STRING },
-        { "sandbox.seccomp_log_failures", T_BOOL },
-        { "network.host_ip", T_STRING },
-        { "network.netmask", T_STRING },
-        { "network.mac", T_STRING },
-        { "network.tap_name", T_STRING },
-};
-
 static void report(struct ctx *c, const config_setting_t *s, const char *key, const char *fmt, ...)
         _printf_(4, 5);
 static void report(struct ctx *c, const config_setting_t *s, const char *key, const char *fmt, ...) {
         int line = s ? config_setting_source_line(s) : 0;
+        const char *file = c->file;
         va_list ap;
 
         c->n_errors++;
         if (!c->errors)
                 return;
+        /* A setting from an @include'd file: libconfig knows the file by
+         * the name the @include gave; messages name it as the user can
+         * open it. */
+        if (s && line > 0 && config_setting_source_file(s)) {
+                const char *shown = config_includes_display(c->incs, config_setting_source_file(s));
+
+                file = shown ? shown : config_setting_source_file(s);
+        }
         if (s && line == 0) {
-                /* Made by an override: name it instead of a line. */
-                for (size_t i = 0; i < c->n_ov; i++)
-                        if (strcmp(c->ov[i].key, key) == 0) {
-                                fprintf(c->errors, "--set %s: ", c->ov[i].text);
-                                break;
-                        }
+                /* Made by an override: name it instead of a line.  A
+                 * --set that was refused has no key. */
+                const struct config_override *o = config_override_find(c->ov, c->n_ov, key);
+
+                /* libconfig keeps lines in 16 bits: line 65536 reads 0. */
+                if (o)
+                        fprintf(c->errors, "--set %s: ", o->text);
+                else
+                        fprintf(c->errors, "%s: ", file);
         } else if (line > 0)
-                fprintf(c->errors, "%s:%d: ", c->file, line);
+                fprintf(c->errors, "%s:%d: ", file, line);
         else
                 fprintf(c->errors, "%s: ", c->file);
         fprintf(c->errors, "%s: ", key);
@@ -77,6 +66,26 @@ static void report(struct ctx *c, const config_setting_t *s, const char *key, co
         vfprintf(c->errors, fmt, ap);
         va_end(ap);
         fputc('\n', c->errors);
+}
+
+/* `v` for a message: quoted, control bytes escaped, cut after 64 bytes. */
+static const char *quoted(const char *v, char buf[static 300]) {
+        size_t o = 0, i;
+
+        buf[o++] = '"';
+        for (i = 0; v[i] && i < 64; i++) {
+                unsigned char ch = (unsigned char)v[i];
+
+                if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+                        o += (size_t)sprintf(buf + o, "\\x%02x", ch);
+                else
+                        buf[o++] = (char)ch;
+        }
+        buf[o++] = '"';
+        if (v[i])
+                o += (size_t)sprintf(buf + o, "...");
+        buf[o] = '\0';
+        return buf;
 }
 
 static const char *type_name(int t) {
@@ -171,8 +180,88 @@ static bool is_absolute(struct ctx *c, const config_setting_t *s, const char *ke
         return false;
 }
 
+static void parse_env(struct ctx *c, const config_setting_t *s, struct vm_config *cfg) {
+        int t = config_setting_type(s), n = config_setting_length(s);
+        char **env;
+
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+                report(c, s, "plugin.env", "expected a list of \"NAME=value\" strings, got %s", type_name(t));
+                return;
+        }
+        env = calloc((size_t)n + 1, sizeof(*env));
+        if (!env) {
+                report(c, s, "plugin.env", "out of memory");
+                return;
+        }
+        free(cfg->plugin.env);  /* the empty default */
+        cfg->plugin.env = env;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                char key[64], buf[300];
+                const char *v, *why;
+                size_t len = 0;
+                bool dup = false;
+
+                snprintf(key, sizeof(key), "plugin.env.[%d]", i);
+                if (!want_type(c, e, key, T_STRING))
+                        continue;
+                v = config_setting_get_string(e);
+                if ((why = config_rule_env(v, &len))) {
+                        report(c, e, key, "%s: %s", quoted(v, buf), why);
+                        continue;
+                }
+                /* Which one would win is up to execve's caller: refuse. */
+                for (size_t j = 0; j < cfg->plugin.n_env && !dup; j++)
+                        dup = strncmp(env[j], v, len + 1) == 0;
+                if (dup) {
+                        report(c, e, key, "%s: %.*s is set twice", quoted(v, buf), (int)len, v);
+                        continue;
+                }
+                if (!(env[cfg->plugin.n_env] = strdup(v)))
+                        report(c, e, key, "out of memory");
+                else
+                        cfg->plugin.n_env++;
+        }
+}
+
+/* A mount's target, `dst` (from `s`, named `key`), against the rules, the
+ * plugin's own path and the targets before it. */
+static void check_dst(struct ctx *c, const struct vm_config *cfg, const char *plugin_real,
+                      const config_setting_t *s, const char *key, const char *dst, bool defaulted) {
+        const char *why = config_rule_mount_dst(dst), *how = defaulted ? " (dst defaults to src)" : "";
+        char buf[300];
+
+        if (why) {
+                report(c, s, key, "%s%s: %s", quoted(dst, buf), how, why);
+                return;
+        }
+        /* The jail binds the plugin's executable at its own path first;
+         * a mount there would replace it. */
+        if ((cfg->plugin.path && strcmp(dst, cfg->plugin.path) == 0) || (plugin_real && strcmp(dst, plugin_real) == 0)) {
+                report(c, s, key, "%s%s: the plugin's own path, where vmlaunch binds the plugin", quoted(dst, buf),
+                       how);
+                return;
+        }
+        for (size_t j = 0; j < cfg->plugin.n_mounts; j++)
+                if (cfg->plugin.mounts[j].dst && strcmp(cfg->plugin.mounts[j].dst, dst) == 0) {
+                        report(c, s, key, "%s%s: the target of an earlier mount (plugin.mounts.[%zu])",
+                               quoted(dst, buf), how, j);
+                        return;
+                }
+}
+
+/* dst's default: src without trailing slashes. */
+static char *dst_from_src(const char *src) {
+        size_t n = strlen(src);
+
+        while (n > 1 && src[n - 1] == '/')
+                n--;
+        return strndup(src, n);
+}
+
 static void parse_plugin(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
-        static const char *const known[] = { "path", "args", "root", "mounts", "gid_maps", NULL };
+        static const char *const known[] = { "path", "args", "root", "mounts", "gid_maps", "env", NULL };
+        _cleanup_free_ char *plugin_real = NULL;
         const config_setting_t *s;
 
         if (!g) {
@@ -207,7 +296,11 @@ static void parse_plugin(struct ctx *c, const config_setting_t *g, struct vm_con
                         report(c, s, "plugin.path", "%s: not a regular file", cfg->plugin.path);
                 else if (access(cfg->plugin.path, X_OK) < 0)
                         report(c, s, "plugin.path", "%s: not executable", cfg->plugin.path);
+                else
+                        plugin_real = realpath(cfg->plugin.path, NULL);
         }
+        if ((s = config_setting_get_member(g, "env")))
+                parse_env(c, s, cfg);
 
         if ((s = config_setting_get_member(g, "args"))) {
                 int t = config_setting_type(s), n = config_setting_length(s);
@@ -255,8 +348,10 @@ static void parse_plugin(struct ctx *c, const config_setting_t *g, struct vm_con
                 for (int i = 0; cfg->plugin.mounts && i < n; i++) {
                         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
                         struct vm_mount *m = &cfg->plugin.mounts[cfg->plugin.n_mounts];
-                        const config_setting_t *ss;
+                        const config_setting_t *ss, *src;
                         char prefix[64], key[96];
+                        char *dst = NULL;
+                        bool src_ok = false;
                         struct stat st;
 
                         snprintf(prefix, sizeof(prefix), "plugin.mounts.[%d].", i);
@@ -264,20 +359,27 @@ static void parse_plugin(struct ctx *c, const config_setting_t *g, struct vm_con
                                 report(c, e, "plugin.mounts", "entry %d: expected a group", i);
                                 continue;
                         }
-                        cfg->plugin.n_mounts++;
                         check_keys(c, e, prefix, mknown);
                         snprintf(key, sizeof(key), "%ssrc", prefix);
-                        ss = get_string(c, e, "src", key, &m->src);
+                        src = get_string(c, e, "src", key, &m->src);
                         if (!config_setting_get_member(e, "src"))
                                 report(c, e, key, "missing");
-                        if (ss && m->src && is_absolute(c, ss, key, m->src) && stat(m->src, &st) < 0)
-                                report(c, ss, key, "%s: %s", m->src, strerror(errno));
+                        if (src && m->src && is_absolute(c, src, key, m->src)) {
+                                src_ok = true;
+                                if (stat(m->src, &st) < 0)
+                                        report(c, src, key, "%s: %s", m->src, strerror(errno));
+                        }
+                        /* Checked before this mount counts, so that it is
+                         * compared with the earlier ones only. */
                         snprintf(key, sizeof(key), "%sdst", prefix);
-                        ss = get_string(c, e, "dst", key, &m->dst);
-                        if (ss && m->dst)
-                                is_absolute(c, ss, key, m->dst);
-                        if (!m->dst && m->src)
-                                m->dst = strdup(m->src);
+                        if ((ss = get_string(c, e, "dst", key, &dst)) && dst)
+                                check_dst(c, cfg, plugin_real, ss, key, dst, false);
+                        else if (!config_setting_get_member(e, "dst") && src_ok && (dst = dst_from_src(m->src))) {
+                                snprintf(key, sizeof(key), "%ssrc", prefix);
+                                check_dst(c, cfg, plugin_real, src, key, dst, true);
+                        }
+                        m->dst = dst;
+                        cfg->plugin.n_mounts++;
                         snprintf(key, sizeof(key), "%swritable", prefix);
                         get_bool(c, e, "writable", key, &m->writable);
                 }
@@ -340,6 +442,53 @@ static void parse_sandbox(struct ctx *c, const config_setting_t *g, struct vm_co
             is_absolute(c, s, "sandbox.seccomp_policy", cfg->sandbox.seccomp_policy) &&
             access(cfg->sandbox.seccomp_policy, R_OK) < 0)
                 report(c, s, "sandbox.seccomp_policy", "%s: %s", cfg->sandbox.seccomp_policy, strerror(errno));
+}
+
+static void parse_limits(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
+        static const char *const known[] = { "tasks",          "memory_mib",       "cgroup_parent",
+                                             "nofile",         "connections",      "memory_regions",
+                                             "guest_memory_mib", "ranges",         "irq_events",
+                                             NULL };
+        const struct {
+                const char *name, *key;
+                long long min, max;
+                unsigned *out;
+        } counts[] = {
+                { "tasks", "limits.tasks", 0, CONFIG_LIMIT_TASKS_MAX, &cfg->limits.tasks },
+                { "nofile", "limits.nofile", CONFIG_LIMIT_NOFILE_MIN, CONFIG_LIMIT_NOFILE_MAX, &cfg->limits.nofile },
+                { "connections", "limits.connections", 1, CONFIG_LIMIT_CONNECTIONS_MAX, &cfg->limits.connections },
+                { "memory_regions", "limits.memory_regions", 1, CONFIG_LIMIT_MEMORY_REGIONS_MAX,
+                  &cfg->limits.memory_regions },
+                { "ranges", "limits.ranges", 1, CONFIG_LIMIT_RANGES_MAX, &cfg->limits.ranges },
+                { "irq_events", "limits.irq_events", 1, CONFIG_LIMIT_IRQ_EVENTS_MAX, &cfg->limits.irq_events },
+        };
+        const config_setting_t *s;
+        const char *why;
+        char buf[300];
+        long long v;
+
+        if (!g)
+                return;
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                report(c, g, "limits", "expected a group, got %s", type_name(config_setting_type(g)));
+                return;
+        }
+        check_keys(c, g, "limits.", known);
+        for (size_t i = 0; i < ARRAY_SIZE(counts); i++)
+                if (get_int(c, g, counts[i].name, counts[i].key, counts[i].min, counts[i].max, &v))
+                        *counts[i].out = (unsigned)v;
+        if (get_int(c, g, "memory_mib", "limits.memory_mib", 0, CONFIG_LIMIT_MEMORY_MIB_MAX, &v)) {
+                if (v != 0 && v < CONFIG_LIMIT_MEMORY_MIB_MIN)
+                        report(c, config_setting_get_member(g, "memory_mib"), "limits.memory_mib",
+                               "must be 0 (unlimited) or at least %u, got %lld", CONFIG_LIMIT_MEMORY_MIB_MIN, v);
+                else
+                        cfg->limits.memory_mib = (uint64_t)v;
+        }
+        if (get_int(c, g, "guest_memory_mib", "limits.guest_memory_mib", 1, CONFIG_LIMIT_GUEST_MEMORY_MIB_MAX, &v))
+                cfg->limits.guest_memory_mib = (uint64_t)v;
+        s = get_string(c, g, "cgroup_parent", "limits.cgroup_parent", &cfg->limits.cgroup_parent);
+        if (s && cfg->limits.cgroup_parent && (why = config_rule_cgroup(cfg->limits.cgroup_parent)))
+                report(c, s, "limits.cgroup_parent", "%s: %s", quoted(cfg->limits.cgroup_parent, buf), why);
 }
 
 static int parse_mac(const char *text, uint8_t mac[6]) {
@@ -449,16 +598,16 @@ static void parse_network(struct ctx *c, const config_setting_t *g, struct vm_co
 }
 
 static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_config *cfg) {
-        static const char *const known[] = { "name",   "vcpus",   "hugepages", "kvm_device", "shutdown_timeout_ms",
-                                             "poll_us", "lane",   "plugin",    "sandbox",    "network",
-                                             NULL };
+        static const char *const known[] = { "name",    "vcpus", "hugepages", "kvm_device", "shutdown_timeout_ms",
+                                             "poll_us", "lane",  "plugin",    "limits",     "sandbox",
+                                             "network", NULL };
         const config_setting_t *s;
+        const char *why;
         long long v;
 
         check_keys(c, root, "", known);
-        get_string(c, root, "name", "name", &cfg->name);
-        if (cfg->name && !cfg->name[0])
-                report(c, config_setting_get_member(root, "name"), "name", "must not be empty");
+        if ((s = get_string(c, root, "name", "name", &cfg->name)) && cfg->name && (why = config_rule_name(cfg->name)))
+                report(c, s, "name", "%s", why);
         if (get_int(c, root, "vcpus", "vcpus", 1, CONFIG_VCPUS_CEILING, &v))
                 cfg->vcpus = (unsigned)v;
         get_bool(c, root, "hugepages", "hugepages", &cfg->hugepages);
@@ -470,94 +619,9 @@ static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_con
                 cfg->poll_us = (unsigned)v;
         get_bool(c, root, "lane", "lane", &cfg->lane);
         parse_plugin(c, config_setting_get_member(root, "plugin"), cfg);
+        parse_limits(c, config_setting_get_member(root, "limits"), cfg);
         parse_sandbox(c, config_setting_get_member(root, "sandbox"), cfg);
         parse_network(c, config_setting_get_member(root, "network"), cfg);
-}
-
-/* Applies "key=value" to the tree, creating groups as needed. */
-static int apply_override(struct ctx *c, config_t *lc, struct override *o) {
-        const char *eq = strchr(o->text, '=');
-        const char *value, *leaf;
-        config_setting_t *g, *s;
-        enum key_type type = T_STRING;
-        bool known = false;
-
-        if (!eq || eq == o->text) {
-                c->n_errors++;
-                if (c->errors)
-                        fprintf(c->errors, "--set %s: expected KEY=VALUE\n", o->text);
-                return -EINVAL;
-        }
-        o->key = strndup(o->text, (size_t)(eq - o->text));
-        if (!o->key)
-                return -ENOMEM;
-        value = eq + 1;
-        for (size_t i = 0; i < ARRAY_SIZE(scalars); i++)
-                if (strcmp(scalars[i].key, o->key) == 0) {
-                        known = true;
-                        type = scalars[i].type;
-                }
-        if (!known) {
-                c->n_errors++;
-                if (c->errors)
-                        fprintf(c->errors, "--set %s: %s: not a scalar key that --set can override\n", o->text,
-                                o->key);
-                return -EINVAL;
-        }
-        g = config_root_setting(lc);
-        leaf = strchr(o->key, '.');
-        if (leaf) {
-                char group[64];
-
-                snprintf(group, sizeof(group), "%.*s", (int)(leaf - o->key), o->key);
-                leaf++;
-                s = config_setting_get_member(g, group);
-                if (s && config_setting_type(s) != CONFIG_TYPE_GROUP) {
-                        c->n_errors++;
-                        if (c->errors)
-                                fprintf(c->errors, "--set %s: %s: the file's %s is not a group\n", o->text, o->key,
-                                        group);
-                        return -EINVAL;
-                }
-                g = s ? s : config_setting_add(g, group, CONFIG_TYPE_GROUP);
-        } else
-                leaf = o->key;
-        if (config_setting_get_member(g, leaf))
-                config_setting_remove(g, leaf);
-        if (type == T_INT) {
-                char *end;
-                long long v;
-
-                errno = 0;
-                v = strtoll(value, &end, 0);
-                if (errno || end == value || *end) {
-                        c->n_errors++;
-                        if (c->errors)
-                                fprintf(c->errors, "--set %s: %s: expected an integer\n", o->text, o->key);
-                        return -EINVAL;
-                }
-                s = config_setting_add(g, leaf, CONFIG_TYPE_INT64);
-                config_setting_set_int64(s, v);
-        } else if (type == T_BOOL) {
-                bool b;
-
-                if (strcmp(value, "true") == 0)
-                        b = true;
-                else if (strcmp(value, "false") == 0)
-                        b = false;
-                else {
-                        c->n_errors++;
-                        if (c->errors)
-                                fprintf(c->errors, "--set %s: %s: expected true or false\n", o->text, o->key);
-                        return -EINVAL;
-                }
-                s = config_setting_add(g, leaf, CONFIG_TYPE_BOOL);
-                config_setting_set_bool(s, b);
-        } else {
-                s = config_setting_add(g, leaf, CONFIG_TYPE_STRING);
-                config_setting_set_string(s, value);
-        }
-        return 0;
 }
 
 static char *dir_of(const char *path) {
@@ -588,18 +652,16 @@ static char *default_name(const char *path) {
         return strndup(base, n);
 }
 
-int config_load(const char *path, char *const *overrides, size_t n_overrides, FILE *errors,
-                struct vm_config **ret_config) {
-        _cleanup_(config_freep) struct vm_config *cfg = NULL;
-        struct ctx c = { .file = path, .errors = errors };
-        config_t lc;
-        int r = 0;
+/* A config with every default, named `display`, relative paths resolved
+ * against `dir` (absolute). */
+static int config_new(const char *display, const char *dir, FILE *errors, struct vm_config **ret) {
+        _cleanup_(config_freep) struct vm_config *cfg = calloc(1, sizeof(*cfg));
+        const char *e = getenv("VMLAUNCH_POLL_US");
 
-        cfg = calloc(1, sizeof(*cfg));
         if (!cfg)
                 return -ENOMEM;
-        cfg->path = strdup(path);
-        cfg->dir = dir_of(path);
+        cfg->path = strdup(display);
+        cfg->dir = strdup(dir);
         cfg->vcpus = 1;
         cfg->kvm_device = strdup("/dev/kvm");
         cfg->shutdown_timeout_ms = 1000;
@@ -612,75 +674,179 @@ int config_load(const char *path, char *const *overrides, size_t n_overrides, FI
         cfg->limits.guest_memory_mib = CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT;
         cfg->limits.ranges = CONFIG_LIMIT_RANGES_DEFAULT;
         cfg->limits.irq_events = CONFIG_LIMIT_IRQ_EVENTS_DEFAULT;
-        {
-                /* The machine's own default, where polling does not pay:
-                 * an emulated host (tests/kvmhost sets 0).  A poll_us in
-                 * the file still wins. */
-                const char *e = getenv("VMLAUNCH_POLL_US");
-                char *end;
-                unsigned long v;
-
-                if (e && *e) {
-                        errno = 0;
-                        v = strtoul(e, &end, 10);
-                        if (*end || errno || v > CONFIG_POLL_US_MAX) {
-                                if (errors)
-                                        fprintf(errors, "VMLAUNCH_POLL_US=%s: must be between 0 and %u\n", e,
-                                                CONFIG_POLL_US_MAX);
-                                return -EINVAL;
-                        }
-                        cfg->poll_us = (unsigned)v;
-                }
-        }
         cfg->sandbox.enabled = true;
         cfg->plugin.args = calloc(1, sizeof(char *));
         cfg->plugin.env = calloc(1, sizeof(char *));
-        if (!cfg->path || !cfg->kvm_device || !cfg->plugin.args || !cfg->plugin.env)
+        if (!cfg->path || !cfg->dir || !cfg->kvm_device || !cfg->plugin.args || !cfg->plugin.env)
                 return -ENOMEM;
-        if (!cfg->dir) {
-                r = -errno;
-                if (errors)
-                        fprintf(errors, "%s: %s\n", path, strerror(-r));
-                return r;
-        }
+        /* The machine's own default, where polling does not pay: an
+         * emulated host (tests/kvmhost sets 0).  A poll_us in the file
+         * still wins. */
+        if (e && *e) {
+                unsigned long v;
+                char *end;
 
-        config_init(&lc);
-        if (!config_read_file(&lc, path)) {
-                if (config_error_type(&lc) == CONFIG_ERR_FILE_IO) {
-                        r = -(errno ? errno : EIO);
+                errno = 0;
+                v = strtoul(e, &end, 10);
+                if (*end || errno || v > CONFIG_POLL_US_MAX) {
                         if (errors)
-                                fprintf(errors, "%s: cannot read: %s\n", path, strerror(-r));
-                } else {
-                        r = -EINVAL;
-                        if (errors)
-                                fprintf(errors, "%s:%d: syntax error: %s\n", path, config_error_line(&lc),
-                                        config_error_text(&lc));
+                                fprintf(errors, "VMLAUNCH_POLL_US=%s: must be between 0 and %u\n", e,
+                                        CONFIG_POLL_US_MAX);
+                        return -EINVAL;
                 }
-                config_destroy(&lc);
-                return r;
+                cfg->poll_us = (unsigned)v;
         }
-        c.ov = calloc(n_overrides + 1, sizeof(*c.ov));
-        if (!c.ov) {
+        *ret = TAKE_PTR(cfg);
+        return 0;
+}
+
+/* libconfig's tree from the text, its @includes checked first; a syntax
+ * error is reported here. */
+static int read_tree(struct ctx *c, const char *text, size_t len, const char *dir, const char *display_prefix,
+                     struct config_includes *incs, config_t *lc) {
+        const char *nul = memchr(text, '\0', len), *file;
+        int r;
+
+        if (nul || len > CONFIG_TEXT_MAX_BYTES) {
+                unsigned line = 1;
+
+                for (const char *p = text; nul && p < nul; p++)
+                        line += *p == '\n';
+                if (c->errors && nul)
+                        fprintf(c->errors, "%s:%u: a NUL byte: not a config file\n", c->file, line);
+                else if (c->errors)
+                        fprintf(c->errors, "%s: larger than 4 MiB\n", c->file);
+                return -EINVAL;
+        }
+        r = config_include_scan(text, len, c->file, dir, display_prefix, c->errors, incs);
+        if (r < 0)
+                return r;
+        /* Relative @include names then resolve against the config's own
+         * directory, as plugin.path does, whatever the current one is. */
+        config_set_include_dir(lc, dir);
+        if (!config_read_string(lc, text)) {
+                file = config_includes_display(incs, config_error_file(lc));
+                if (!file)
+                        file = config_error_file(lc) ? config_error_file(lc) : c->file;
+                if (c->errors)
+                        fprintf(c->errors, "%s:%d: syntax error: %s\n", file, config_error_line(lc),
+                                config_error_text(lc));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* What config_load and config_load_buffer share: `text` is NUL-terminated
+ * at text[len]; `dir` is absolute. */
+static int load_text(const char *text, size_t len, const char *display, const char *dir,
+                     const char *display_prefix, char *const *overrides, size_t n_overrides, FILE *errors,
+                     struct vm_config **ret_config) {
+        _cleanup_(config_freep) struct vm_config *cfg = NULL;
+        struct config_includes incs = { 0 };
+        struct ctx c = { .file = display, .incs = &incs, .errors = errors };
+        const char *why;
+        config_t lc;
+        int r;
+
+        r = config_new(display, dir, errors, &cfg);
+        if (r < 0)
+                return r;
+        config_init(&lc);
+        r = read_tree(&c, text, len, dir, display_prefix, &incs, &lc);
+        if (r == 0)
+                c.ov = calloc(n_overrides + 1, sizeof(*c.ov));
+        if (r == 0 && !c.ov)
+                r = -ENOMEM;
+        if (r < 0) {
                 config_destroy(&lc);
-                return -ENOMEM;
+                config_includes_free(&incs);
+                return r;
         }
         for (size_t i = 0; i < n_overrides; i++) {
                 c.ov[i].text = overrides[i];
                 c.n_ov++;
-                if (apply_override(&c, &lc, &c.ov[i]) == -ENOMEM)
+                r = config_override_apply(&lc, c.ov, i, errors);
+                if (r == -ENOMEM && errors)
+                        fprintf(errors, "--set %s: out of memory\n", overrides[i]);
+                if (r < 0)
                         c.n_errors++;
+                r = 0;
         }
         parse_top(&c, config_root_setting(&lc), cfg);
+        if (!cfg->name && (cfg->name = default_name(display)) && (why = config_rule_name(cfg->name))) {
+                char buf[300];
+
+                report(&c, NULL, "name", "the default from the file's name, %s, %s: set name", quoted(cfg->name, buf),
+                       why);
+        }
         if (!cfg->name)
-                cfg->name = default_name(path);
+                r = -ENOMEM;
         config_destroy(&lc);
+        config_includes_free(&incs);
         for (size_t i = 0; i < c.n_ov; i++)
                 free(c.ov[i].key);
         free(c.ov);
+        if (r < 0)
+                return r;
         if (c.n_errors)
                 return -EINVAL;
         *ret_config = TAKE_PTR(cfg);
         return 0;
+}
+
+int config_load(const char *path, char *const *overrides, size_t n_overrides, FILE *errors,
+                struct vm_config **ret_config) {
+        _cleanup_free_ char *dir = dir_of(path), *text = NULL, *prefix = NULL;
+        const char *slash = strrchr(path, '/');
+        size_t len;
+        int r;
+
+        if (!dir) {
+                r = negative_errno();
+                if (errors)
+                        fprintf(errors, "%s: %s\n", path, strerror(-r));
+                return r;
+        }
+        /* Read here rather than by libconfig: the same core then serves
+         * text from memory, and the @include scan sees what libconfig
+         * will. */
+        r = config_read_text(path, &text, &len);
+        if (r < 0) {
+                if (errors)
+                        fprintf(errors, "%s: cannot read: %s\n", path, r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
+                return r == -EFBIG ? -EINVAL : r;
+        }
+        /* Included files are named in messages relative to how the top
+         * one was named. */
+        prefix = strndup(path, slash ? (size_t)(slash - path) + 1 : 0);
+        if (!prefix)
+                return -ENOMEM;
+        return load_text(text, len, path, dir, prefix, overrides, n_overrides, errors, ret_config);
+}
+
+int config_load_buffer(const char *text, size_t len, const char *display, const char *dir,
+                       char *const *overrides, size_t n_overrides, FILE *errors, struct vm_config **ret_config) {
+        _cleanup_free_ char *abs = realpath(dir ? dir : ".", NULL), *copy = NULL, *prefix = NULL;
+        int r;
+
+        if (!abs) {
+                r = negative_errno();
+                if (errors)
+                        fprintf(errors, "%s: %s: %s\n", display, dir ? dir : ".", strerror(-r));
+                return r;
+        }
+        copy = malloc(len + 1);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        if (!dir || !*dir)
+                prefix = strdup("");
+        else if (asprintf(&prefix, "%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/") < 0)
+                prefix = NULL;
+        if (!prefix)
+                return -ENOMEM;
+        return load_text(copy, len, display, abs, prefix, overrides, n_overrides, errors, ret_config);
 }
 
 void config_free(struct vm_config *cfg) {
@@ -709,93 +875,4 @@ void config_free(struct vm_config *cfg) {
         free(cfg->network.tap_fds);
         free(cfg->network.tap_name);
         free(cfg);
-}
-
-/* A libconfig string literal. */
-static void print_string(FILE *out, const char *s) {
-        fputc('"', out);
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char)*s;
-
-                if (ch == '"' || ch == '\\')
-                        fprintf(out, "\\%c", ch);
-                else if (ch < 0x20 || ch == 0x7f)
-                        fprintf(out, "\\x%02x", ch);
-                else
-                        fputc(ch, out);
-        }
-        fputc('"', out);
-}
-
-static const char *b(bool v) {
-        return v ? "true" : "false";
-}
-
-int config_print(const struct vm_config *cfg, FILE *out) {
-        char ip[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN];
-
-        fprintf(out, "# resolved from %s\nname = ", cfg->path);
-        print_string(out, cfg->name);
-        fprintf(out, ";\nvcpus = %u;\nhugepages = %s;\nkvm_device = ", cfg->vcpus, b(cfg->hugepages));
-        print_string(out, cfg->kvm_device);
-        fprintf(out, ";\nshutdown_timeout_ms = %u;\npoll_us = %u;\nlane = %s;\n\nplugin = {\n  path = ",
-                cfg->shutdown_timeout_ms, cfg->poll_us, cfg->lane ? "true" : "false");
-        print_string(out, cfg->plugin.path);
-        fputs(";\n  args = [ ", out);
-        for (size_t i = 0; i < cfg->plugin.n_args; i++) {
-                fputs(i ? ", " : "", out);
-                print_string(out, cfg->plugin.args[i]);
-        }
-        fputs(" ];\n", out);
-        if (cfg->plugin.root) {
-                fputs("  root = ", out);
-                print_string(out, cfg->plugin.root);
-                fputs(";\n", out);
-        } else
-                fputs("  # root: a private empty directory, made and removed by vmlaunch\n", out);
-        fputs("  mounts = (", out);
-        for (size_t i = 0; i < cfg->plugin.n_mounts; i++) {
-                fputs(i ? ",\n    { src = " : "\n    { src = ", out);
-                print_string(out, cfg->plugin.mounts[i].src);
-                fputs("; dst = ", out);
-                print_string(out, cfg->plugin.mounts[i].dst);
-                fprintf(out, "; writable = %s; }", b(cfg->plugin.mounts[i].writable));
-        }
-        fputs(" );\n  gid_maps = (", out);
-        for (size_t i = 0; i < cfg->plugin.n_gid_maps; i++)
-                fprintf(out, "%s{ inner = %u; outer = %u; count = %u; }", i ? ",\n    " : "\n    ",
-                        cfg->plugin.gid_maps[i].inner, cfg->plugin.gid_maps[i].outer, cfg->plugin.gid_maps[i].count);
-        fprintf(out, " );\n};\n\nsandbox = {\n  enabled = %s;\n", b(cfg->sandbox.enabled));
-        if (cfg->sandbox.seccomp_policy) {
-                fputs("  seccomp_policy = ", out);
-                print_string(out, cfg->sandbox.seccomp_policy);
-                fputs(";\n", out);
-        }
-        fprintf(out, "  seccomp_log_failures = %s;\n};\n", b(cfg->sandbox.seccomp_log_failures));
-        switch (cfg->network.mode) {
-        case VM_NET_NONE:
-                fputs("\n# network: none\n", out);
-                break;
-        case VM_NET_CREATE:
-                inet_ntop(AF_INET, &cfg->network.host_ip, ip, sizeof(ip));
-                inet_ntop(AF_INET, &cfg->network.netmask, mask, sizeof(mask));
-                fprintf(out,
-                        "\nnetwork = {\n  host_ip = \"%s\";\n  netmask = \"%s\";\n"
-                        "  mac = \"%02x:%02x:%02x:%02x:%02x:%02x\";\n};\n",
-                        ip, mask, cfg->network.mac[0], cfg->network.mac[1], cfg->network.mac[2],
-                        cfg->network.mac[3], cfg->network.mac[4], cfg->network.mac[5]);
-                break;
-        case VM_NET_TAP_FDS:
-                fputs("\nnetwork = {\n  tap_fds = [ ", out);
-                for (size_t i = 0; i < cfg->network.n_tap_fds; i++)
-                        fprintf(out, "%s%d", i ? ", " : "", cfg->network.tap_fds[i]);
-                fputs(" ];\n};\n", out);
-                break;
-        case VM_NET_TAP_NAME:
-                fputs("\nnetwork = {\n  tap_name = ", out);
-                print_string(out, cfg->network.tap_name);
-                fputs(";\n};\n", out);
-                break;
-        }
-        return ferror(out) ? -EIO : 0;
 }

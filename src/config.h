@@ -25,6 +25,17 @@
 #define CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT 16384u
 #define CONFIG_LIMIT_RANGES_DEFAULT 4096u
 #define CONFIG_LIMIT_IRQ_EVENTS_DEFAULT 1024u
+/* ... and their ranges (config_load refuses anything outside). */
+#define CONFIG_LIMIT_TASKS_MAX 4194304u            /* the kernel's PID_MAX_LIMIT; 0 is unlimited */
+#define CONFIG_LIMIT_MEMORY_MIB_MIN 16u            /* 0 is unlimited */
+#define CONFIG_LIMIT_MEMORY_MIB_MAX (1ull << 40)   /* 1 EiB: bytes fit an int64 */
+#define CONFIG_LIMIT_NOFILE_MIN 16u
+#define CONFIG_LIMIT_NOFILE_MAX 1048576u           /* the kernel's default fs.nr_open */
+#define CONFIG_LIMIT_CONNECTIONS_MAX 4096u
+#define CONFIG_LIMIT_MEMORY_REGIONS_MAX 32768u
+#define CONFIG_LIMIT_GUEST_MEMORY_MIB_MAX 16777216u /* 16 TiB */
+#define CONFIG_LIMIT_RANGES_MAX 1048576u
+#define CONFIG_LIMIT_IRQ_EVENTS_MAX 65536u
 
 struct vm_mount {
         char *src;      /* absolute, exists at load time */
@@ -107,10 +118,25 @@ struct vm_config {
  * e.g.
  *   vm.conf:3: vcpus: must be between 1 and 4096, got 0
  *   --set vcpus=x: vcpus: expected an integer
+ * A --set of a key another --set already set is an error.
+ *
+ * @include: relative names resolve against the config file's directory;
+ * every included file must be a regular file, and an error inside one
+ * names that file and its line (config_include.h).
+ *
  * Returns 0 and *ret_config, or -EINVAL (some problem reported), or another
  * -errno (the file could not be read; reported too).  `errors` may be NULL. */
 int config_load(const char *path, char *const *overrides, size_t n_overrides,
                 FILE *errors, struct vm_config **ret_config);
+
+/* The same from config text in memory: `text` is `len` bytes, no NUL among
+ * them (one is an error), not necessarily NUL-terminated; `display` names it
+ * in messages (as config_load names the file) and gives the default name;
+ * relative paths in it (plugin.path, @include) resolve against `dir`, or
+ * against the current directory when `dir` is NULL.  Overrides, errors and
+ * the result as config_load. */
+int config_load_buffer(const char *text, size_t len, const char *display, const char *dir,
+                       char *const *overrides, size_t n_overrides, FILE *errors, struct vm_config **ret_config);
 
 /* Frees a config; NULL is fine. */
 void config_free(struct vm_config *config);
