@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -255,6 +256,57 @@ START_TEST(test_unread_pipe_never_blocks) {
 }
 END_TEST
 
+/* Fills a sink whose reader never reads: every write returns at once,
+ * the shared description keeps its flags, and the queue keeps its bound. */
+static void assert_never_blocks(int fd) {
+        struct sink *out = NULL;
+        char line[200];
+        int flags = fcntl(fd, F_GETFL), refused = 0;
+        double t0 = now_s();
+
+        memset(line, 'x', sizeof(line) - 1);
+        line[sizeof(line) - 1] = '\n';
+        ck_assert_int_eq(sink_open(fd, 32 * 1024, &out), 0);
+        for (int i = 0; i < 20000; i++) {
+                int r = sink_write(out, line, sizeof(line), false);
+
+                ck_assert_msg(r == 0 || r == -ENOBUFS, "sink_write: %d", r);
+                refused += r == -ENOBUFS;
+        }
+        ck_assert_msg(now_s() - t0 < 2.0, "the sink blocked: %.3f s", now_s() - t0);
+        ck_assert_int_gt(refused, 0);
+        ck_assert_uint_le(sink_pending(out), 32 * 1024);
+        ck_assert_int_eq(fcntl(fd, F_GETFL), flags);
+        sink_free(out);
+}
+
+/* The journal's stream socket: MSG_DONTWAIT, never the description. */
+START_TEST(test_unread_socket_never_blocks) {
+        int sv[2];
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        assert_never_blocks(sv[0]);
+        close(sv[0]);
+        close(sv[1]);
+}
+END_TEST
+
+/* A terminal nobody drains (a paused terminal: ^S): our own description
+ * of it is the non-blocking one. */
+START_TEST(test_unread_terminal_never_blocks) {
+        int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
+
+        ck_assert_int_ge(master, 0);
+        ck_assert_int_eq(grantpt(master), 0);
+        ck_assert_int_eq(unlockpt(master), 0);
+        slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+        ck_assert_int_ge(slave, 0);
+        assert_never_blocks(slave);
+        close(slave);
+        close(master);
+}
+END_TEST
+
 /* The final drain waits for a reader that never comes only until its
  * deadline. */
 START_TEST(test_drain_is_bounded) {
@@ -421,6 +473,8 @@ int main(void) {
         tcase_add_test(tc, test_events_parse);
         tcase_add_test(tc, test_closed_stream_does_not_stop);
         tcase_add_test(tc, test_unread_pipe_never_blocks);
+        tcase_add_test(tc, test_unread_socket_never_blocks);
+        tcase_add_test(tc, test_unread_terminal_never_blocks);
         tcase_add_test(tc, test_drain_is_bounded);
         tcase_add_test(tc, test_escape);
         tcase_add_test(tc, test_output_budget);
