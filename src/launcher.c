@@ -1,6 +1,7 @@
 #include "launcher.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,24 +19,16 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "output.h"
 #include "plugin.h"
 #include "audit.h"
 #include "seccomp_policy.h"
 #include "server.h"
+#include "sink.h"
 #include "tap.h"
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
-
-#define OUTPUT_LINE_MAX 4096
-
-struct output {
-        struct loop_source source;      /* LOOP_PLUGIN_OUTPUT */
-        int fd;                         /* borrowed from struct plugin */
-        enum monitor_stream stream;
-        size_t len;
-        char buf[OUTPUT_LINE_MAX];
-};
 
 struct fd_source {
         struct loop_source source;
@@ -92,52 +85,6 @@ static int watch(struct launcher *l, int fd, struct loop_source *src) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
 
         return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-static void emit_line(struct launcher *l, struct output *o, const char *line, size_t len) {
-        if (!l->mon || !l->mon->shows_plugin_output)
-                log_info("plugin %s: %.*s", o->stream == MONITOR_STDOUT ? "stdout" : "stderr", (int)len, line);
-        if (l->mon && l->mon->plugin_output)
-                l->mon->plugin_output(l->mon, o->stream, line, len);
-}
-
-/* Reads what the pipe holds and hands out whole lines; a line longer than
- * the buffer goes out in pieces.  At EOF the rest goes out and the pipe
- * leaves the loop. */
-static void output_read(struct launcher *l, struct output *o) {
-        for (;;) {
-                ssize_t n;
-                size_t start = 0;
-
-                if (o->fd < 0)
-                        return;
-                n = read(o->fd, o->buf + o->len, sizeof(o->buf) - o->len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return;
-                if (n <= 0) {
-                        if (o->len)
-                                emit_line(l, o, o->buf, o->len);
-                        o->len = 0;
-                        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, o->fd, NULL);
-                        o->fd = -1;
-                        return;
-                }
-                o->len += (size_t)n;
-                for (size_t i = 0; i < o->len; i++) {
-                        if (o->buf[i] == '\n') {
-                                emit_line(l, o, o->buf + start, i - start);
-                                start = i + 1;
-                        }
-                }
-                if (start == 0 && o->len == sizeof(o->buf)) {
-                        emit_line(l, o, o->buf, o->len);
-                        start = o->len;
-                }
-                memmove(o->buf, o->buf + start, o->len - start);
-                o->len -= start;
-        }
 }
 
 static void arm_timer(int fd, uint64_t first_ms, uint64_t interval_ms) {
@@ -262,65 +209,156 @@ static void handle_input(struct launcher *l, uint32_t events) {
         }
 }
 
+static void handle_timer(struct launcher *l, struct fd_source *src) {
+        uint64_t ticks;
+
+        if (read(src->fd, &ticks, sizeof(ticks)) < 0)
+                return;
+        if (src == &l->watchdog) {
+                notify_watchdog();
+        } else if (src == &l->countdown) {
+                log_warning("the plugin did not exit within %u ms; killing it", l->config->shutdown_timeout_ms);
+                l->killed_at_deadline = true;
+                kill_plugin(l);
+        } else if (l->mon && l->mon->tick) {
+                l->mon->tick(l->mon, l->vm);
+        }
+}
+
+/* The sources that stop the VM or steer it: signals, the vCPUs' exit
+ * event, the countdown and the timers, the monitor's keys. */
+static void handle_priority(struct launcher *l, struct loop_source *src, uint32_t events) {
+        switch (src->kind) {
+        case LOOP_SIGNAL:
+                handle_signal(l);
+                break;
+        case LOOP_EXIT_EVENT:
+                handle_exit_event(l);
+                break;
+        case LOOP_TIMER:
+                handle_timer(l, (struct fd_source *)src);
+                break;
+        case LOOP_INPUT:
+                handle_input(l, events);
+                break;
+        case LOOP_PLUGIN_OUTPUT:
+        case LOOP_CONNECTION:
+        case LOOP_SINK:
+                break;
+        }
+}
+
+/* A full batch may have left a priority source out of it: ask them
+ * directly, without waiting. */
+static void poll_priority(struct launcher *l) {
+        struct fd_source *srcs[] = { &l->sig, &l->exit_ev, &l->countdown, &l->input };
+        struct pollfd p[ARRAY_SIZE(srcs)];
+
+        for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
+                p[i] = (struct pollfd){ .fd = srcs[i]->fd, .events = POLLIN };
+        if (poll(p, ARRAY_SIZE(p), 0) <= 0)
+                return;
+        for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
+                if (p[i].revents)
+                        handle_priority(l, &srcs[i]->source,
+                                        (p[i].revents & POLLIN ? EPOLLIN : 0) | (p[i].revents & POLLHUP ? EPOLLHUP : 0) |
+                                                (p[i].revents & POLLERR ? EPOLLERR : 0));
+}
+
+static void output_turn(struct launcher *l, struct output *o) {
+        uint64_t now = monitor_now_usec();
+
+        if (o->fd < 0 || output_read(o, OUTPUT_READ_BUDGET, now) == 0)
+                return;
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, o->fd, NULL);
+        output_end(o, now);
+}
+
+static void handle_connection(struct launcher *l, struct server_conn *c) {
+        bool was_started = l->vm->started;
+
+        server_handle(l->server, c);
+        if (!was_started && l->vm->started && !l->running_reported) {
+                l->running_reported = true;
+                notify_ready(l->config->name, l->config->vcpus);
+                if (l->mon && l->mon->running)
+                        l->mon->running(l->mon);
+        }
+}
+
+/* epoll_wait's timeout: until the next note about dropped output. */
+static int loop_timeout(struct launcher *l) {
+        uint64_t due = output_note_due(&l->out), now;
+
+        if (output_note_due(&l->err) < due)
+                due = output_note_due(&l->err);
+        if (due == UINT64_MAX)
+                return -1;
+        now = monitor_now_usec();
+        return due <= now ? 0 : (int)((due - now + 999) / 1000);
+}
+
+/* Every source has a budget per turn, so nothing the plugin does starves
+ * a stop: a pipe gives at most OUTPUT_READ_BUDGET bytes, a connection one
+ * request, a sink a bounded write.  epoll is level-triggered, so what is
+ * left is reported again next turn.  The sources that stop the VM go
+ * first in every turn. */
 static void run_loop(struct launcher *l) {
+        sink_watch_all(l->epoll_fd);
         while (!l->plugin.reaped) {
-                struct epoll_event evs[16];
-                int n = epoll_wait(l->epoll_fd, evs, (int)ARRAY_SIZE(evs), -1);
+                struct epoll_event evs[32];
+                int n = epoll_wait(l->epoll_fd, evs, (int)ARRAY_SIZE(evs), loop_timeout(l));
+                uint64_t now;
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         set_result(l->res, EXIT_VM_FAILED, "the event loop failed: %s", strerror(errno));
                         l->failed = true;
-                        return;
+                        break;
                 }
+                for (int i = 0; i < n; i++)
+                        handle_priority(l, evs[i].data.ptr, evs[i].events);
+                if (n == (int)ARRAY_SIZE(evs))
+                        poll_priority(l);
                 for (int i = 0; i < n; i++) {
                         struct loop_source *src = evs[i].data.ptr;
-                        uint64_t ticks;
 
                         switch (src->kind) {
-                        case LOOP_SIGNAL:
-                                handle_signal(l);
-                                break;
-                        case LOOP_EXIT_EVENT:
-                                handle_exit_event(l);
-                                break;
                         case LOOP_PLUGIN_OUTPUT:
-                                output_read(l, (struct output *)src);
+                                output_turn(l, (struct output *)src);
                                 break;
-                        case LOOP_CONNECTION: {
-                                bool was_started = l->vm->started;
-
-                                server_handle(l->server, (struct server_conn *)src);
-                                if (!was_started && l->vm->started && !l->running_reported) {
-                                        l->running_reported = true;
-                                        notify_ready(l->config->name, l->config->vcpus);
-                                        if (l->mon && l->mon->running)
-                                                l->mon->running(l->mon);
-                                }
+                        case LOOP_CONNECTION:
+                                handle_connection(l, (struct server_conn *)src);
                                 break;
-                        }
-                        case LOOP_INPUT:
-                                handle_input(l, evs[i].events);
+                        case LOOP_SINK:
+                                sink_flush((struct sink *)src);
                                 break;
+                        case LOOP_SIGNAL:
+                        case LOOP_EXIT_EVENT:
                         case LOOP_TIMER:
-                                if (read(((struct fd_source *)src)->fd, &ticks, sizeof(ticks)) < 0)
-                                        break;
-                                if (src == &l->watchdog.source) {
-                                        notify_watchdog();
-                                } else if (src == &l->countdown.source) {
-                                        log_warning("the plugin did not exit within %u ms; killing it",
-                                                    l->config->shutdown_timeout_ms);
-                                        l->killed_at_deadline = true;
-                                        kill_plugin(l);
-                                } else if (l->mon && l->mon->tick) {
-                                        l->mon->tick(l->mon, l->vm);
-                                }
+                        case LOOP_INPUT:
                                 break;
                         }
                 }
+                now = monitor_now_usec();
+                output_tick(&l->out, now);
+                output_tick(&l->err, now);
                 server_reap(l->server);
         }
+        sink_watch_all(-1);
+}
+
+/* After the plugin is gone: what its pipes still hold, within a bound (a
+ * pipe holds at most /proc/sys/fs/pipe-max-size, but a process the plugin
+ * left behind could keep writing). */
+static void output_finish(struct output *o) {
+        uint64_t now = monitor_now_usec();
+
+        for (int i = 0; i < 16 && o->fd >= 0; i++)
+                if (output_read(o, OUTPUT_READ_BUDGET, now) != 0)
+                        break;
+        output_end(o, now);
 }
 
 /* SIGSYS: a seccomp kill, named by the kernel's audit record if it can
@@ -621,11 +659,11 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .plugin = PLUGIN_INIT,
                 .tap = TAP_INIT,
                 .kmsg_fd = -1,
-                .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
-                .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
         };
         int r;
 
+        output_init(&l.out, MONITOR_STDOUT, mon, monitor_now_usec());
+        output_init(&l.err, MONITOR_STDERR, mon, monitor_now_usec());
         memset(res, 0, sizeof(*res));
         snprintf(res->plugin_status, sizeof(res->plugin_status), "not started");
         r = setup(&l);
@@ -640,8 +678,8 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 vm_stop_vcpus(l.vm);
         if (l.plugin.pid > 0) {
                 plugin_kill_and_reap(&l.plugin);
-                output_read(&l, &l.out);
-                output_read(&l, &l.err);
+                output_finish(&l.out);
+                output_finish(&l.err);
                 if (r >= 0)
                         decide_result(&l);
                 else if (WIFSIGNALED(l.plugin.wait_status) || WIFEXITED(l.plugin.wait_status))

@@ -9,6 +9,7 @@ enum loop_kind {
         LOOP_CONNECTION,        /* a main-socket connection */
         LOOP_TIMER,             /* the countdown and the monitor tick */
         LOOP_INPUT,             /* the monitor's input (TUI keys) */
+        LOOP_SINK,              /* stdout or stderr has room again (sink.h) */
 };
 
 struct loop_source {

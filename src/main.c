@@ -11,6 +11,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "seccomp_policy.h"
+#include "sink.h"
 #include "status.h"
 #include "tui.h"
 #include "util.h"
@@ -34,6 +35,18 @@ static void usage(FILE *f) {
               f);
 }
 
+/* What the log queues at most for a stderr nobody reads. */
+#define LOG_QUEUE_MAX (256 * 1024)
+
+/* The last lines get SINK_DRAIN_MS to reach their readers, then whatever
+ * is still queued is given up. */
+static void finish(struct sink *err_sink, struct sink *out_sink) {
+        sink_drain_all(monitor_now_usec() + SINK_DRAIN_MS * 1000u);
+        log_set_stream(NULL);
+        sink_free(out_sink);
+        sink_free(err_sink);
+}
+
 int main(int argc, char **argv) {
         enum { OPT_CHECK = 0x100, OPT_HEADLESS, OPT_TUI, OPT_STATS };
         static const struct option options[] = {
@@ -52,6 +65,7 @@ int main(int argc, char **argv) {
         _cleanup_free_ char **sets = NULL;
         struct launch_result res;
         struct status *status = NULL;
+        struct sink *out_sink = NULL, *err_sink = NULL;
         struct tui *monitor_tui = NULL;
         const char *path = NULL;
         bool check = false, headless = false, tui = false;
@@ -141,21 +155,33 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "vmlaunch: --tui: stdin and stdout must be a terminal\n");
                 return EXIT_VM_CONFIG;
         }
+        /* From here on nothing vmlaunch writes may block it: a reader that
+         * stops reading its stdout or stderr must not stop the VM, nor a
+         * SIGTERM.  The sinks queue a bounded amount and drop the rest. */
+        signal(SIGPIPE, SIG_IGN);
+        if (sink_open(STDERR_FILENO, LOG_QUEUE_MAX, &err_sink) < 0) {
+                tui_free(monitor_tui);
+                return EXIT_VM_FAILED;
+        }
+        log_set_stream(err_sink);
         if (monitor_tui) {
                 launcher_run(config, tui_monitor(monitor_tui), &res);
                 tui_free(monitor_tui);
         } else {
                 /* Headless: a hang-up from a closing terminal is no stop. */
                 signal(SIGHUP, SIG_IGN);
-                r = status_new(stdout, (unsigned)stats_interval, &status);
-                if (r < 0)
+                if (sink_open(STDOUT_FILENO, STATUS_QUEUE_MAX, &out_sink) < 0 ||
+                    status_new(out_sink, (unsigned)stats_interval, &status) < 0) {
+                        finish(err_sink, out_sink);
                         return EXIT_VM_FAILED;
+                }
                 launcher_run(config, status_monitor(status), &res);
                 status_free(status);
         }
         if (res.exit_code == 0)
-                log_info("exit 0: %s", res.reason);
+                log_final(LOG_LEVEL_INFO, "exit 0: %s", res.reason);
         else
-                log_error("exit %d: %s", res.exit_code, res.reason);
+                log_final(LOG_LEVEL_ERROR, "exit %d: %s", res.exit_code, res.reason);
+        finish(err_sink, out_sink);
         return res.exit_code;
 }

@@ -37,6 +37,10 @@ struct monitor {
         void (*started)(struct monitor *m, const struct monitor_info *info);
         void (*running)(struct monitor *m);     /* the vCPUs run */
         void (*plugin_output)(struct monitor *m, enum monitor_stream stream, const char *line, size_t len);
+        /* Plugin lines over the output budget (output.h) were dropped:
+         * `lines` lines of `bytes` bytes on `stream` since the last call. */
+        void (*plugin_output_dropped)(struct monitor *m, enum monitor_stream stream, uint64_t lines,
+                                      uint64_t bytes);
         void (*stopping)(struct monitor *m, const char *reason, uint64_t deadline_usec);
         void (*tick)(struct monitor *m, const struct vm *vm);
         void (*resize)(struct monitor *m);

@@ -8,14 +8,17 @@
 #include <time.h>
 
 #include "log.h"
+#include "sink.h"
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
 
 struct status {
         struct monitor mon;
-        FILE *out;
+        struct sink *out;
         bool broken;
+        unsigned long dropped;          /* events the full queue refused, not yet reported */
+        unsigned long dropped_total;
         uint64_t *last;         /* previous stats totals, per vCPU */
         unsigned n_last;
 };
@@ -27,42 +30,12 @@ static const char *const stat_names[_VCPU_STAT_MAX] = {
         [VCPU_STAT_OTHER] = "other",
 };
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len) {
-        unsigned char c = s[0];
-        size_t n;
-        uint32_t cp;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                n = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-                n = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-                n = 4, cp = c & 0x07;
-        else
-                return 0;
-        if (len < n)
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        /* Overlong forms, surrogates, beyond U+10FFFF. */
-        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
-}
-
 size_t status_utf8_sanitize(const char *in, size_t len, char *out) {
         const unsigned char *s = (const unsigned char *)in;
         size_t o = 0;
 
         for (size_t i = 0; i < len;) {
-                size_t n = utf8_seq(s + i, len - i);
+                size_t n = log_utf8_seq(s + i, len - i);
 
                 if (n == 0) {
                         memcpy(out + o, "\xef\xbf\xbd", 3);
@@ -93,13 +66,50 @@ static json_object *event_new(const char *name) {
         return o;
 }
 
-/* Writes and frees the object.  Blocking: nothing is dropped. */
-static void emit(struct status *s, json_object *o) {
+/* Returns 0, or -ENOBUFS when the queue refused the line. */
+static int write_text(struct status *s, json_object *o, bool force) {
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        size_t len = strlen(text);
+        _cleanup_free_ char *line = malloc(len + 1);
+        int r;
 
-        if (!s->broken && (fprintf(s->out, "%s\n", text) < 0 || fflush(s->out) != 0)) {
+        if (s->broken)
+                return 0;
+        if (!line)
+                return -ENOBUFS;
+        memcpy(line, text, len);
+        line[len] = '\n';
+        r = sink_write(s->out, line, len + 1, force);
+        if (r < 0 && r != -ENOBUFS) {
                 s->broken = true;
-                log_warning("status output failed (%m); the VM runs on without it");
+                log_warning("status output failed (%s); the VM runs on without it", strerror(-r));
+                return 0;
+        }
+        return r;
+}
+
+/* Writes and frees the object.  Never blocks: when the reader lags and
+ * the queue is full, the event is dropped and counted, and the count goes
+ * out as a status_dropped event before the next one that fits. */
+static void emit(struct status *s, json_object *o) {
+        int r = 0;
+
+        if (s->dropped) {
+                json_object *d = event_new("status_dropped");
+
+                json_object_object_add(d, "events", json_object_new_uint64(s->dropped));
+                r = write_text(s, d, false);
+                json_object_put(d);
+                if (r == 0)
+                        s->dropped = 0;
+        }
+        /* If the note did not fit, the event goes too: the count stays
+         * ahead of whatever is written next. */
+        if (r == 0)
+                r = write_text(s, o, false);
+        if (r < 0) {
+                s->dropped++;
+                s->dropped_total++;
         }
         json_object_put(o);
 }
@@ -134,6 +144,16 @@ static void on_output(struct monitor *m, enum monitor_stream stream, const char 
         o = event_new("plugin_output");
         json_object_object_add(o, "stream", json_object_new_string(stream == MONITOR_STDOUT ? "stdout" : "stderr"));
         json_object_object_add(o, "line", json_object_new_string_len(clean, (int)len));
+        emit(s, o);
+}
+
+static void on_output_dropped(struct monitor *m, enum monitor_stream stream, uint64_t lines, uint64_t bytes) {
+        struct status *s = m->userdata;
+        json_object *o = event_new("plugin_output_dropped");
+
+        json_object_object_add(o, "stream", json_object_new_string(stream == MONITOR_STDOUT ? "stdout" : "stderr"));
+        json_object_object_add(o, "lines", json_object_new_uint64(lines));
+        json_object_object_add(o, "bytes", json_object_new_uint64(bytes));
         emit(s, o);
 }
 
@@ -181,10 +201,15 @@ static void on_exited(struct monitor *m, int exit_code, const char *reason, cons
         json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
         json_object_object_add(o, "reason", json_object_new_string(reason));
         json_object_object_add(o, "plugin", json_object_new_string(plugin_status));
-        emit(s, o);
+        if (s->dropped_total)
+                json_object_object_add(o, "status_dropped", json_object_new_uint64(s->dropped_total));
+        /* The last line: queued past the bound, for the final drain. */
+        if (write_text(s, o, true) < 0)
+                s->dropped_total++;
+        json_object_put(o);
 }
 
-int status_new(FILE *out, unsigned stats_interval_s, struct status **ret) {
+int status_new(struct sink *out, unsigned stats_interval_s, struct status **ret) {
         struct status *s = calloc(1, sizeof(*s));
 
         if (!s)
@@ -197,6 +222,7 @@ int status_new(FILE *out, unsigned stats_interval_s, struct status **ret) {
                 .started = on_started,
                 .running = on_running,
                 .plugin_output = on_output,
+                .plugin_output_dropped = on_output_dropped,
                 .stopping = on_stopping,
                 .tick = stats_interval_s ? on_tick : NULL,
                 .exited = on_exited,

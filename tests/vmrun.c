@@ -45,8 +45,37 @@ struct buf {
         size_t len, cap;
 };
 
+/* Whether `needle` is in b, looking only at what arrived since the last
+ * call with this `scanned` (and the bytes a match could straddle): flood
+ * tests make megabytes of output. */
+static bool found_in(const struct buf *b, size_t *scanned, const char *needle) {
+        size_t n = strlen(needle), from = *scanned >= n ? *scanned - n + 1 : 0;
+
+        if (!b->p)
+                return false;
+        *scanned = b->len;
+        return strstr(b->p + from, needle) != NULL;
+}
+
+/* VmHWM of `pid` in KiB, or -1. */
+static long vm_hwm(pid_t pid) {
+        char path[64], line[256];
+        long kib = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib;
+}
+
 static void buf_read(struct buf *b, int *fd) {
-        char chunk[4096];
+        char chunk[65536];
         ssize_t n = read(*fd, chunk, sizeof(chunk));
 
         if (n <= 0) {
@@ -73,8 +102,11 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         int outp[2], errp[2];
         struct buf out = { 0 }, err = { 0 };
         int timeout = o->timeout_s ? o->timeout_s : 60;
-        bool signalled = false, signalled_again = false, hooked = false;
-        double start, signal_time = 0, running_time = 0;
+        bool signalled = false, signalled_again = false, hooked = false, exited = false;
+        bool hook_found = false, triggered = false;
+        size_t scan[4] = { 0 };         /* found_in: trigger in out, err; hook in out, err */
+        double start, signal_time = 0, running_time = 0, exit_time = 0, sampled = 0;
+        const char *bin = getenv("VMRUN_VMLAUNCH") ? getenv("VMRUN_VMLAUNCH") : VMLAUNCH_BIN;
         size_t k = 0;
         FILE *f;
         pid_t pid;
@@ -87,7 +119,7 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         fputs(o->config, f);
         fclose(f);
 
-        argv[k++] = VMLAUNCH_BIN;
+        argv[k++] = bin;
         argv[k++] = "--headless";
         argv[k++] = "-c";
         argv[k++] = conf;
@@ -126,26 +158,50 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         close(outp[1]);
         close(errp[1]);
         while (outp[0] >= 0 || errp[0] >= 0) {
-                bool stalled = now() - start < o->stall_stdout_ms / 1000.0;
-                struct pollfd p[2] = { { stalled ? -1 : outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
+                bool stalled = (now() - start < o->stall_stdout_ms / 1000.0) ||
+                               (o->stall_stdout_until_exit && !exited);
+                bool err_stalled = o->stall_stderr_until_exit && !exited;
+                struct pollfd p[2] = { { stalled ? -1 : outp[0], POLLIN, 0 },
+                                       { err_stalled ? -1 : errp[0], POLLIN, 0 } };
 
-                if (poll(p, 2, 50) < 0 && errno != EINTR)
+                if (poll(p, 2, exited ? 50 : 10) < 0 && errno != EINTR)
                         ck_abort_msg("poll: %s", strerror(errno));
                 if (p[0].revents)
                         buf_read(&out, &outp[0]);
                 if (p[1].revents)
                         buf_read(&err, &errp[0]);
-                if (o->signal && !signalled && out.p && strstr(out.p, "\"event\":\"running\"")) {
-                        if (!running_time)
-                                running_time = now();
-                        if (now() - running_time >= o->signal_delay_ms / 1000.0) {
-                                kill(pid, o->signal);
-                                signalled = true;
-                                signal_time = now();
+                if (!exited) {
+                        siginfo_t si = { 0 };
+
+                        if (o->sample_rss && now() - sampled >= 0.02) {
+                                long kib = vm_hwm(pid);
+
+                                if (kib > ret->vm_hwm_kib)
+                                        ret->vm_hwm_kib = kib;
+                                sampled = now();
+                        }
+                        /* WNOWAIT: the zombie stays, and its pid with it,
+                         * for a late signal or hook. */
+                        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+                                exited = true;
+                                exit_time = now();
                         }
                 }
-                if (o->hook && !hooked && ((out.p && strstr(out.p, o->hook_when)) ||
-                                           (err.p && strstr(err.p, o->hook_when)))) {
+                if (o->signal && !triggered)
+                        triggered = o->signal_when ? found_in(&out, &scan[0], o->signal_when) ||
+                                                             found_in(&err, &scan[1], o->signal_when)
+                                                   : found_in(&out, &scan[0], "\"event\":\"running\"");
+                if (triggered && !running_time)
+                        running_time = now();
+                if (o->signal && !signalled && running_time &&
+                    now() - running_time >= o->signal_delay_ms / 1000.0) {
+                        kill(pid, o->signal);
+                        signalled = true;
+                        signal_time = now();
+                }
+                if (o->hook && !hook_found)
+                        hook_found = found_in(&out, &scan[2], o->hook_when) || found_in(&err, &scan[3], o->hook_when);
+                if (hook_found && !hooked) {
                         hooked = true;
                         o->hook(pid, o->hook_arg);
                         ret->hook_seconds = now() - start;
@@ -158,12 +214,16 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
                 if (now() - start > timeout) {
                         kill(pid, SIGKILL);
                         waitpid(pid, &st, 0);
-                        ck_abort_msg("vmlaunch did not finish within %d s; stderr:\n%s", timeout,
-                                     err.p ? err.p : "");
+                        /* Short: check passes the message through a pipe. */
+                        ck_abort_msg("vmlaunch did not finish within %d s (signal sent at %.3f s); stderr "
+                                     "begins:\n%.2048s",
+                                     timeout, signalled ? signal_time - start : 0.0, err.p ? err.p : "");
                 }
         }
         ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        ret->seconds = now() - start;
+        if (!exited)
+                exit_time = now();
+        ret->seconds = exit_time - start;
         ret->signal_seconds = signalled ? signal_time - start : 0;
         ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         ret->out = out.p ? out.p : strdup("");

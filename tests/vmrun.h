@@ -14,6 +14,7 @@ struct vmrun {
         double seconds;         /* wall time */
         double signal_seconds;  /* when the first signal was sent (0: never) */
         double hook_seconds;    /* when the hook ran, after it returned (0: never) */
+        long vm_hwm_kib;        /* with sample_rss: vmlaunch's peak RSS (VmHWM) last seen */
         json_object **events;   /* every stdout line, parsed */
         size_t n_events;
         bool all_json;          /* every stdout line parsed */
@@ -30,6 +31,14 @@ struct vmrun_opts {
         const char *watchdog_usec;  /* WATCHDOG_USEC for vmlaunch, or NULL */
         bool close_stdout;          /* vmlaunch's stdout is a pipe nobody reads */
         int stall_stdout_ms;        /* stdout is not read for this long after the start */
+        /* The pipe stays open but is not read until vmlaunch has exited;
+         * then what it holds is read.  (With stdout stalled, set
+         * signal_when: the running event cannot be seen.) */
+        bool stall_stdout_until_exit, stall_stderr_until_exit;
+        /* With `signal`: send it when this shows in stdout or stderr,
+         * instead of at the running event. */
+        const char *signal_when;
+        bool sample_rss;            /* sample vmlaunch's VmHWM while it runs */
         /* Called once, while vmlaunch runs, when `hook_when` first shows in
          * its stdout or stderr, with vmlaunch's pid. */
         const char *hook_when;
@@ -37,7 +46,9 @@ struct vmrun_opts {
         void *hook_arg;
 };
 
-/* Runs; fails the test (ck_abort) on timeout. */
+/* Runs; fails the test (ck_abort) on timeout.  `seconds` ends when
+ * vmlaunch exits.  VMRUN_VMLAUNCH in the environment names another
+ * vmlaunch binary to run (to measure an older build with the same test). */
 void vmrun(const struct vmrun_opts *o, struct vmrun *ret);
 void vmrun_free(struct vmrun *r);
 

@@ -247,6 +247,17 @@ static void on_output(struct monitor *m, enum monitor_stream stream, const char 
         push_line(m->userdata, false, line, len);
 }
 
+/* A marker in the output pane where the plugin's lines were dropped (over
+ * the output budget, output.h), in the launcher's bold. */
+static void on_output_dropped(struct monitor *m, enum monitor_stream stream, uint64_t lines, uint64_t bytes) {
+        char buf[160];
+        int n = snprintf(buf, sizeof(buf), "[... %llu lines (%llu bytes) of plugin %s dropped: over the output budget ...]",
+                         (unsigned long long)lines, (unsigned long long)bytes,
+                         stream == MONITOR_STDOUT ? "stdout" : "stderr");
+
+        push_line(m->userdata, true, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
 static void on_stopping(struct monitor *m, const char *reason, uint64_t deadline_usec) {
         struct tui *t = m->userdata;
 
@@ -398,6 +409,7 @@ int tui_new(struct tui **ret) {
                 .started = on_started,
                 .running = on_running,
                 .plugin_output = on_output,
+                .plugin_output_dropped = on_output_dropped,
                 .stopping = on_stopping,
                 .tick = on_tick,
                 .resize = on_resize,
