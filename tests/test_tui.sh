@@ -30,7 +30,7 @@ cat > "$dir/vm.conf" << EOC
 name = "tuitest";
 vcpus = 2;
 shutdown_timeout_ms = 5000;
-plugin = { path = "$plugins/busy"; args = [ "500", "2000" ]; };
+plugin = { path = "$plugins/busy"; args = [ "500", "4000" ]; };
 sandbox = { seccomp_policy = "$policy"; };
 EOC
 
@@ -77,8 +77,9 @@ echo "$s2" | grep -qE "^ *total" || fail "totals row lost after resize"
 
 step "resized"
 timeout 10 tmux -S "$sock" send-keys -t t q
-# The plugin lingers 2 s after the shutdown signal: the countdown shows.
-screen_shows "SIGKILL in" 5 "no countdown after q"
+# The plugin lingers 4 s after the shutdown signal: the countdown shows
+# (long enough for a capture on an emulated host, where one takes ~1 s).
+screen_shows "SIGKILL in" 8 "no countdown after q"
 step "stopping"
 for _ in $(seq 100); do
         [ -f "$dir/stty" ] && break
@@ -117,7 +118,7 @@ step "both gone after the hang-up"
 
 # 64 vCPUs in a 40-line terminal: the rows scroll (j/k) and say which
 # are shown; the totals row stays.
-sed 's/vcpus = 2;/vcpus = 64;/; s/"500", "2000"/"20000"/; s/tuitest/tui64/' "$dir/vm.conf" > "$dir/64.conf"
+sed 's/vcpus = 2;/vcpus = 64;/; s/"500", "4000"/"20000"/; s/tuitest/tui64/' "$dir/vm.conf" > "$dir/64.conf"
 timeout 10 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
         "sh -c 'timeout --foreground 100 $bin --tui -c $dir/64.conf; sleep 30'"
 screen_shows "rows 0-.* of 64" 30 "no scroll indicator for 64 vCPUs"
