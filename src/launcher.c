@@ -1,12 +1,14 @@
 #include "launcher.h"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -61,6 +63,10 @@ struct launcher {
         struct tap tap;
         struct jail_libs *libs;         /* the plugin's library listing, running early; or NULL */
         int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
+        struct fd_source notify;        /* the plugin's seccomp listener (borrowed), or -1 */
+        bool violation;                 /* a notification came: the plugin was killed for it */
+        int violation_nr;
+        uint32_t violation_arch;
 
         bool stopping;
         bool stop_requested;            /* SIGTERM/SIGINT/q */
@@ -262,6 +268,29 @@ static void handle_input(struct launcher *l, uint32_t events) {
         }
 }
 
+/* The plugin made a syscall its policy forbids and waits for an answer
+ * it never gets: it is killed, and the syscall recorded for the reason.
+ * EPOLLHUP: no task is left under the filter; the fd leaves the loop
+ * (it would report the hang-up on every turn). */
+static void handle_seccomp(struct launcher *l, uint32_t events) {
+        struct seccomp_notif n;
+
+        if (events & EPOLLIN) {
+                memset(&n, 0, sizeof(n));
+                if (ioctl(l->notify.fd, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
+                        if (!l->violation) {
+                                l->violation = true;
+                                l->violation_nr = n.data.nr;
+                                l->violation_arch = n.data.arch;
+                        }
+                        kill_plugin(l);
+                }
+                return;
+        }
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->notify.fd, NULL);
+        l->notify.fd = -1;
+}
+
 static void run_loop(struct launcher *l) {
         while (!l->plugin.reaped) {
                 struct epoll_event evs[16];
@@ -303,6 +332,9 @@ static void run_loop(struct launcher *l) {
                         case LOOP_INPUT:
                                 handle_input(l, evs[i].events);
                                 break;
+                        case LOOP_SECCOMP:
+                                handle_seccomp(l, evs[i].events);
+                                break;
                         case LOOP_TIMER:
                                 if (read(((struct fd_source *)src)->fd, &ticks, sizeof(ticks)) < 0)
                                         break;
@@ -323,20 +355,25 @@ static void run_loop(struct launcher *l) {
         }
 }
 
-/* SIGSYS: a seccomp kill, named by the kernel's audit record if it can
- * be read (the jail's seccomp filter is the only thing that sends it). */
+/* A seccomp kill, named from the listener's notification; where there
+ * was no listener (jail.h) the kernel's audit record of a SIGSYS is the
+ * fallback, if it can be read and comes soon. */
 static void seccomp_kill_result(struct launcher *l) {
         _cleanup_free_ char *name = NULL;
+        uint32_t arch = 0;      /* audit.h: ours */
         int nr;
 
-        if (audit_find_seccomp_kill(l->kmsg_fd, l->plugin.pid, 500, &nr) < 0) {
+        if (l->violation) {
+                nr = l->violation_nr;
+                arch = l->violation_arch;
+        } else if (audit_find_seccomp_kill(l->kmsg_fd, l->plugin.pid, 100, &nr) < 0) {
                 set_result(l->res, EXIT_VM_CRASHED, "crash: the plugin was killed by SIGSYS (a seccomp violation)");
                 return;
         }
-        name = audit_syscall_name(nr);
+        name = audit_syscall_name(arch, nr);
         set_result(l->res, EXIT_VM_CRASHED,
-                   "crash: the plugin was killed by SIGSYS (a seccomp violation: syscall %d, %s, is not allowed)",
-                   nr, name ? name : "unknown to libseccomp");
+                   "crash: the plugin was killed for a seccomp violation: syscall %d, %s, is not allowed", nr,
+                   name ? name : "unknown to libseccomp");
 }
 
 static const char *signal_name(int sig) {
@@ -357,6 +394,10 @@ static void decide_result(struct launcher *l) {
                          signal_name(WTERMSIG(st)));
         if (l->failed)
                 return;
+        if (l->violation) {
+                seccomp_kill_result(l);
+                return;
+        }
         if (vm_reason == VM_STOP_VCPU_ERROR) {
                 set_result(res, EXIT_VM_CRASHED, "crash: %s", l->vm->stop_detail);
                 return;
@@ -568,6 +609,9 @@ static int setup(struct launcher *l) {
         r = jail_drop_own_capabilities();
         if (r < 0)
                 log_warning("dropping the launcher's capabilities: %s", strerror(-r));
+        l->notify.fd = l->plugin.notify_fd;
+        if (l->notify.fd >= 0 && watch(l, l->notify.fd, &l->notify.source) < 0)
+                log_warning("watching the seccomp listener: %m");
         l->out.fd = l->plugin.out_fd;
         l->err.fd = l->plugin.err_fd;
         if ((r = watch(l, l->out.fd, &l->out.source)) < 0 || (r = watch(l, l->err.fd, &l->err.source)) < 0) {
@@ -621,6 +665,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .plugin = PLUGIN_INIT,
                 .tap = TAP_INIT,
                 .kmsg_fd = -1,
+                .notify = { { LOOP_SECCOMP }, -1 },
                 .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
                 .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
         };

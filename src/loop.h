@@ -9,6 +9,7 @@ enum loop_kind {
         LOOP_CONNECTION,        /* a main-socket connection */
         LOOP_TIMER,             /* the countdown and the monitor tick */
         LOOP_INPUT,             /* the monitor's input (TUI keys) */
+        LOOP_SECCOMP,           /* the plugin's seccomp listener: a violation */
 };
 
 struct loop_source {
