@@ -434,6 +434,7 @@ struct child_args {
         const struct jail_stdio *stdio;
         const struct sock_fprog *notify_prog;   /* violations notify a listener; NULL: j->seccomp only */
         int sync_fd, report_fd;
+        int parent_sync_fd, parent_report_fd;   /* the parent's ends, closed first */
         unsigned cap_last;
 };
 
@@ -655,7 +656,10 @@ _Noreturn static void child_main(const struct child_args *a) {
         char c;
 
         /* getppid() is 0 here (the parent is outside our pid namespace):
-         * a parent that died early shows as EOF on the sync pipe instead. */
+         * a parent that died before the death signal was set shows as EOF
+         * on the sync pipe instead, once our copy of its end is closed. */
+        close(a->parent_sync_fd);
+        close(a->parent_report_fd);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 child_fail(a, STEP_SYNC, -1);
         /* Our own session and process group: kill(0, ...) from the
@@ -843,6 +847,8 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
                 .notify_prog = notify ? &notify_prog : NULL,
                 .sync_fd = sync_rd,
                 .report_fd = rep_wr,
+                .parent_sync_fd = sync_wr,
+                .parent_report_fd = rep_rd,
                 .cap_last = read_cap_last(),
         };
         pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
