@@ -259,8 +259,10 @@ void plugin_kill_and_reap(struct plugin *p) {
         if (p->pid <= 0 || p->reaped)
                 return;
         kill(p->pid, SIGKILL);
-        while (wait_once(p, 0) == 0)
-                ;
+        /* Blocking: 1 once it exited.  An error (ECHILD) leaves nothing
+         * to wait for either. */
+        if (wait_once(p, 0) < 0)
+                p->reaped = true;
 }
 
 void plugin_close(struct plugin *p) {
