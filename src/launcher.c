@@ -609,9 +609,14 @@ static int setup(struct launcher *l) {
         r = jail_drop_own_capabilities();
         if (r < 0)
                 log_warning("dropping the launcher's capabilities: %s", strerror(-r));
+        /* With the listener, a violation is named from it: the kernel
+         * log is only the fallback. */
         l->notify.fd = l->plugin.notify_fd;
-        if (l->notify.fd >= 0 && watch(l, l->notify.fd, &l->notify.source) < 0)
-                log_warning("watching the seccomp listener: %m");
+        if (l->notify.fd >= 0) {
+                l->kmsg_fd = safe_close(l->kmsg_fd);
+                if (watch(l, l->notify.fd, &l->notify.source) < 0)
+                        log_warning("watching the seccomp listener: %m");
+        }
         l->out.fd = l->plugin.out_fd;
         l->err.fd = l->plugin.err_fd;
         if ((r = watch(l, l->out.fd, &l->out.source)) < 0 || (r = watch(l, l->err.fd, &l->err.source)) < 0) {
