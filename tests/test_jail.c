@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -20,7 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "jail.h"
+#include "seccomp_policy.h"
 #include "test_util.h"
 
 #define PROBE TEST_PLUGIN_DIR "/jail_probe"
@@ -404,6 +409,71 @@ START_TEST(test_libs_not_elf) {
 }
 END_TEST
 
+/* With a filter, violations notify a listener that jail_spawn() took
+ * from the child before exec: the launcher gets it, the plugin does not
+ * (it could answer its own notifications).  /bin/cat under the plugin
+ * policy makes a syscall the policy lacks (fadvise64, at least) and waits
+ * on the notification; its fds are looked at meanwhile. */
+START_TEST(test_seccomp_listener) {
+        char *argv[] = { (char *)"/bin/cat", (char *)"/proc/self/status", NULL }, *envp[] = { NULL };
+        char err[512] = "", path[64], link[256];
+        struct sock_fprog prog = { 0 };
+        struct seccomp_notif n;
+        struct jail_stdio stdio;
+        struct jail *j = NULL;
+        const char *step = NULL;
+        struct pollfd p;
+        struct dirent *e;
+        int null_fd, listener, st;
+        char *name;
+        pid_t pid;
+        DIR *d;
+
+        ck_assert_int_eq(seccomp_policy_compile(TEST_SECCOMP_POLICY, false, stderr, &prog), 0);
+        ck_assert_int_eq(jail_new(&j), 0);
+        ck_assert_msg(jail_add_executable(j, "/bin/cat", NULL, &step) == 0, "%s", step);
+        jail_set_seccomp(j, &prog);
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        stdio = (struct jail_stdio){ .in = null_fd, .out = null_fd, .err = null_fd, .keep_fds = { -1, -1 } };
+        ck_assert_msg(jail_spawn(j, "/bin/cat", argv, envp, &stdio, &pid, err, sizeof(err)) == 0, "%s", err);
+        close(null_fd);
+        listener = jail_take_seccomp_listener(j);
+        ck_assert_int_ge(listener, 0);
+        ck_assert_int_eq(jail_take_seccomp_listener(j), -1);
+        p = (struct pollfd){ .fd = listener, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 5000), 1);
+        memset(&n, 0, sizeof(n));
+        ck_assert_int_eq(ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n), 0);
+        ck_assert_int_eq((pid_t)n.pid, pid);
+        name = audit_syscall_name(n.data.arch, n.data.nr);
+        fprintf(stderr, "test_seccomp_listener: cat stopped on syscall %d, %s\n", n.data.nr, name ? name : "?");
+        free(name);
+        /* The plugin waits in that syscall: its fds are what exec left. */
+        snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+        d = opendir(path);
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d))) {
+                char fd_path[320];
+                ssize_t len;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
+                len = readlink(fd_path, link, sizeof(link) - 1);
+                ck_assert_int_gt(len, 0);
+                link[len] = '\0';
+                ck_assert_msg(!strstr(link, "seccomp"), "the plugin holds a listener: fd %s -> %s", e->d_name, link);
+        }
+        closedir(d);
+        kill(pid, SIGKILL);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        close(listener);
+        jail_free(j);
+        seccomp_policy_free(&prog);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("jail");
         TCase *tc = tcase_create("jail");
@@ -419,6 +489,7 @@ int main(void) {
         tcase_add_test(tc, test_mount_through_symlink_refused);
         tcase_add_test(tc, test_bind_targets);
         tcase_add_test(tc, test_session_and_cgroup_namespace);
+        tcase_add_test(tc, test_seccomp_listener);
         tcase_add_test(tc, test_missing_root);
         tcase_add_test(tc, test_bind_source_gone);
         tcase_add_test(tc, test_refused_gid_map);
