@@ -220,7 +220,7 @@ static void write_text(const char *path, const char *text) {
 START_TEST(test_seccomp_kills_named) {
         char old[256] = "";
         FILE *f = fopen(ACTIONS_LOGGED, "re");
-        double total = 0, worst = 0;
+        double total = 0, worst = 0, kill_worst = 0;
 
         ck_assert_ptr_nonnull(f);
         ck_assert_ptr_nonnull(fgets(old, sizeof(old), f));
@@ -244,11 +244,25 @@ START_TEST(test_seccomp_kills_named) {
                 total += r.seconds;
                 if (r.seconds > worst)
                         worst = r.seconds;
+                /* From the plugin's last line to the exit: the kill and
+                 * its naming, with no wait for a kernel log. */
+                for (size_t k = 0; k < r.n_events; k++) {
+                        const char *line = vmrun_str(r.events[k], "line");
+
+                        if (line && strstr(line, "opening an AF_INET socket")) {
+                                double d = vmrun_time(vmrun_event(&r, "exited", 0)) - vmrun_time(r.events[k]);
+
+                                if (d > kill_worst)
+                                        kill_worst = d;
+                        }
+                }
                 vmrun_free(&r);
         }
         write_text(ACTIONS_LOGGED, old);
-        fprintf(stderr, "test_seccomp_kills_named: 20 runs, %.3f s each on average, %.3f s at worst\n", total / 20,
-                worst);
+        fprintf(stderr,
+                "test_seccomp_kills_named: 20 runs, %.3f s each on average, %.3f s at worst; "
+                "from the violating plugin's last line to the exit: %.3f s at worst\n",
+                total / 20, worst, kill_worst);
 }
 END_TEST
 
