@@ -95,6 +95,6 @@ int audit_find_seccomp_kill(int fd, pid_t pid, int wait_ms, int *ret_syscall) {
         }
 }
 
-char *audit_syscall_name(int nr) {
-        return seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+char *audit_syscall_name(uint32_t arch, int nr) {
+        return seccomp_syscall_resolve_num_arch(arch ? arch : SCMP_ARCH_NATIVE, nr);
 }

@@ -1,4 +1,5 @@
-/* What the kernel says about a seccomp kill.  SIGSYS alone does not name
+/* What the kernel says about a seccomp kill, where no listener named it
+ * (jail.h: the fallback).  SIGSYS alone does not name
  * the syscall; the kernel's audit record of the kill (type 1326,
  * AUDIT_SECCOMP) does, and without an audit daemon it goes to the kernel
  * log.  Reading that log needs privilege (CAP_SYSLOG under
@@ -6,6 +7,7 @@
  * it cannot be read, the report simply goes without the syscall. */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Opens /dev/kmsg positioned at its end (only records from now on);
@@ -19,5 +21,6 @@ int audit_open(void);
  * -ENOENT when there is none, or -errno. */
 int audit_find_seccomp_kill(int fd, pid_t pid, int wait_ms, int *ret_syscall);
 
-/* The syscall's name on this architecture, or NULL; the caller frees. */
-char *audit_syscall_name(int nr);
+/* The syscall's name on `arch` (an AUDIT_ARCH_* value, as seccomp
+ * reports it; 0 for ours), or NULL; the caller frees. */
+char *audit_syscall_name(uint32_t arch, int nr);

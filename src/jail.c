@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -16,19 +18,17 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
 
-#define JAIL_TMPFS_OPTS "size=67108864,mode=0755"
+#define JAIL_TMPFS_SIZE "67108864"
 
 struct jail_bind {
         char *src;
         char *dst;
-        char *target;   /* root + dst, built at spawn; the child edits it in place */
         bool writable;
         bool is_dir;
 };
@@ -38,19 +38,24 @@ struct jail_gid_map {
 };
 
 struct jail {
-        char *root;
-        bool root_made;
+        char *root;             /* where the tmpfs root is attached; NULL: on top of "/" */
         struct jail_bind *binds;
         size_t n_binds;
         struct jail_gid_map *gid_maps;
         size_t n_gid_maps;
         const struct sock_fprog *seccomp;
+        int (*before_release)(pid_t pid, void *userdata, char *errbuf, size_t errlen);
+        void *before_release_data;
+        int listener_fd;        /* the seccomp listener taken from the child, or -1 */
 };
 
 /* Steps of the child, for the parent's message. */
 enum jail_step {
         STEP_SYNC,
+        STEP_SESSION,
         STEP_SETID,
+        STEP_CGROUPNS,
+        STEP_KEYRING,
         STEP_PROPAGATION,
         STEP_TMPFS,
         STEP_MOUNTPOINT,
@@ -66,19 +71,23 @@ enum jail_step {
         STEP_CAPSET,
         STEP_NO_NEW_PRIVS,
         STEP_SECCOMP,
+        STEP_LISTENER,          /* not a failure when err is 0: item is the listener's fd */
         STEP_EXEC,
 };
 
 static const char *const step_names[] = {
         [STEP_SYNC] = "waiting for the id maps",
+        [STEP_SESSION] = "starting a new session",
         [STEP_SETID] = "switching to uid and gid 0 in the user namespace",
+        [STEP_CGROUPNS] = "creating the cgroup namespace",
+        [STEP_KEYRING] = "joining a new session keyring",
         [STEP_PROPAGATION] = "making the mount namespace private",
         [STEP_TMPFS] = "mounting the tmpfs root on",
-        [STEP_MOUNTPOINT] = "creating the mount point for",
+        [STEP_MOUNTPOINT] = "creating the mount point (inside the root, no symlinks) for",
         [STEP_BIND] = "bind-mounting",
-        [STEP_REMOUNT] = "remounting read-only",
-        [STEP_PROC] = "mounting /proc in",
-        [STEP_PIVOT] = "pivot_root into",
+        [STEP_REMOUNT] = "making read-only",
+        [STEP_PROC] = "mounting /proc in the new root",
+        [STEP_PIVOT] = "pivot_root into the new root",
         [STEP_OLD_ROOT] = "detaching the old root",
         [STEP_FDS] = "setting up the plugin's fds",
         [STEP_SECUREBITS] = "locking the securebits",
@@ -87,12 +96,13 @@ static const char *const step_names[] = {
         [STEP_CAPSET] = "dropping every capability",
         [STEP_NO_NEW_PRIVS] = "setting no_new_privs",
         [STEP_SECCOMP] = "loading the seccomp filter",
+        [STEP_LISTENER] = "handing the seccomp listener to the launcher",
         [STEP_EXEC] = "executing",
 };
 
 struct jail_report {
         int step;
-        int item;       /* bind index, or -1 */
+        int item;       /* bind index, a listener fd, or -1 */
         int err;
 };
 
@@ -101,6 +111,7 @@ int jail_new(struct jail **ret) {
 
         if (!j)
                 return -ENOMEM;
+        j->listener_fd = -1;
         *ret = j;
         return 0;
 }
@@ -108,16 +119,14 @@ int jail_new(struct jail **ret) {
 void jail_free(struct jail *j) {
         if (!j)
                 return;
-        if (j->root_made && rmdir(j->root) < 0 && errno != ENOENT)
-                fprintf(stderr, "vmlaunch: warning: removing the private root %s: %m\n", j->root);
         free(j->root);
         for (size_t i = 0; i < j->n_binds; i++) {
                 free(j->binds[i].src);
                 free(j->binds[i].dst);
-                free(j->binds[i].target);
         }
         free(j->binds);
         free(j->gid_maps);
+        safe_close(j->listener_fd);
         free(j);
 }
 
@@ -128,21 +137,69 @@ int jail_set_root(struct jail *j, const char *root) {
                 return -ENOMEM;
         free(j->root);
         j->root = copy;
-        j->root_made = false;
         return 0;
+}
+
+/* A mount target: absolute, at least one component, no "." or ".."
+ * component, and not /proc or below (the jail mounts its own there). */
+static bool valid_dst(const char *dst) {
+        const char *p = dst;
+
+        if (dst[0] != '/')
+                return false;
+        p += strspn(p, "/");
+        if (!*p)
+                return false;
+        if (strncmp(p, "proc", 4) == 0 && (p[4] == '/' || p[4] == '\0'))
+                return false;
+        while (*p) {
+                size_t len = strcspn(p, "/");
+
+                if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                p += len;
+                p += strspn(p, "/");
+        }
+        return true;
+}
+
+/* Compares two absolute paths component by component ("/a//b/" is "/a/b"). */
+static bool same_dst(const char *a, const char *b) {
+        for (;;) {
+                size_t la, lb;
+
+                a += strspn(a, "/");
+                b += strspn(b, "/");
+                la = strcspn(a, "/");
+                lb = strcspn(b, "/");
+                if (la != lb || strncmp(a, b, la) != 0)
+                        return false;
+                if (la == 0)
+                        return true;
+                a += la;
+                b += lb;
+        }
+}
+
+const char *jail_bind_source(const struct jail *j, const char *dst) {
+        for (size_t i = 0; i < j->n_binds; i++)
+                if (same_dst(j->binds[i].dst, dst))
+                        return j->binds[i].src;
+        return NULL;
 }
 
 int jail_add_bind(struct jail *j, const char *src, const char *dst, bool writable) {
         struct jail_bind *v;
         struct stat st;
 
-        if (src[0] != '/' || dst[0] != '/')
+        if (src[0] != '/' || !valid_dst(dst))
                 return -EINVAL;
         if (stat(src, &st) < 0)
                 return -errno;
-        for (size_t i = 0; i < j->n_binds; i++)
-                if (strcmp(j->binds[i].dst, dst) == 0)
-                        return 0;       /* already there (a library listed twice) */
+        /* Two binds on one target: the second would hide the first.  The
+         * caller names both (jail_bind_source). */
+        if (jail_bind_source(j, dst))
+                return -EEXIST;
         v = realloc(j->binds, (j->n_binds + 1) * sizeof(*v));
         if (!v)
                 return -ENOMEM;
@@ -171,6 +228,16 @@ int jail_add_gid_map(struct jail *j, uint32_t inner, uint32_t outer, uint32_t co
 
 void jail_set_seccomp(struct jail *j, const struct sock_fprog *prog) {
         j->seccomp = prog;
+}
+
+void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata, char *errbuf, size_t errlen),
+                             void *userdata) {
+        j->before_release = fn;
+        j->before_release_data = userdata;
+}
+
+int jail_take_seccomp_listener(struct jail *j) {
+        return TAKE_FD(j->listener_fd);
 }
 
 /* The PT_INTERP of an ELF file into buf, "" for a static executable. */
@@ -346,7 +413,8 @@ int jail_add_executable(struct jail *j, const char *exe, struct jail_libs *libs,
                 if (end)
                         *end = '\0';
                 *ret_step = "binding a library the plugin needs";
-                r = jail_add_bind(j, path, path, false);
+                /* The interpreter is listed too: bound once. */
+                r = jail_bind_source(j, path) ? 0 : jail_add_bind(j, path, path, false);
                 if (r < 0)
                         goto out;
         }
@@ -360,13 +428,13 @@ out:
 
 struct child_args {
         const struct jail *j;
-        const char *root;
-        const char *proc_target;
         const char *path;
         char *const *argv;
         char *const *envp;
         const struct jail_stdio *stdio;
+        const struct sock_fprog *notify_prog;   /* violations notify a listener; NULL: j->seccomp only */
         int sync_fd, report_fd;
+        int parent_sync_fd, parent_report_fd;   /* the parent's ends, closed first */
         unsigned cap_last;
 };
 
@@ -379,84 +447,142 @@ _Noreturn static void child_fail(const struct child_args *a, enum jail_step step
         _exit(127);
 }
 
-/* mkdir -p of the directories above (and, for a directory, at) `path`,
- * editing the buffer in place; a file mount point becomes an empty file. */
-static int make_mount_point(char *path, bool is_dir) {
-        int fd;
-
-        for (char *p = path + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-                        *p = '/';
-                        return -1;
-                }
-                *p = '/';
-        }
-        if (is_dir)
-                return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
-        fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return -1;
-        close(fd);
-        return 0;
+static int sys_openat2(int dirfd, const char *name, const struct open_how *how) {
+        return (int)syscall(SYS_openat2, dirfd, name, how, sizeof(*how));
 }
 
-/* Mount flags that a remount inside a user namespace must keep (the
- * kernel locks them), read back from the mount itself. */
-static unsigned long locked_flags(const char *path) {
-        struct statvfs s;
-        unsigned long f = 0;
+/* Opens `dst` (absolute) beneath `root_fd` as an O_PATH fd, making the
+ * missing directories on the way and, at the end, a directory or an
+ * empty file.  Every step is one component opened with openat2 beneath
+ * the directory before it, refusing symlinks and magic links: a
+ * writable bind earlier in the list may hold a symlink (planted by
+ * whoever writes its source), and following it would make directories
+ * on the host as root.  Returns the fd, or -1 with errno set. */
+static int open_mount_point(int root_fd, const char *dst, bool is_dir) {
+        const struct open_how dir_how = {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        struct open_how file_how = dir_how;
+        char name[NAME_MAX + 1];
+        const char *p = dst;
+        int dir = sys_openat2(root_fd, ".", &dir_how);
 
-        if (statvfs(path, &s) < 0)
-                return 0;
-        if (s.f_flag & ST_NOSUID)
-                f |= MS_NOSUID;
-        if (s.f_flag & ST_NODEV)
-                f |= MS_NODEV;
-        if (s.f_flag & ST_NOEXEC)
-                f |= MS_NOEXEC;
-        if (s.f_flag & ST_NOATIME)
-                f |= MS_NOATIME;
-        if (s.f_flag & ST_NODIRATIME)
-                f |= MS_NODIRATIME;
-        if (s.f_flag & ST_RELATIME)
-                f |= MS_RELATIME;
-        return f;
+        file_how.flags = O_PATH | O_CLOEXEC;
+        while (dir >= 0) {
+                size_t len;
+                bool last;
+                int next;
+
+                p += strspn(p, "/");
+                len = strcspn(p, "/");
+                if (len > NAME_MAX) {
+                        close(dir);
+                        errno = ENAMETOOLONG;
+                        return -1;
+                }
+                memcpy(name, p, len);
+                name[len] = '\0';
+                p += len;
+                last = p[strspn(p, "/")] == '\0';
+                if (last && !is_dir) {
+                        next = sys_openat2(dir, name, &file_how);
+                        if (next < 0 && errno == ENOENT) {
+                                struct open_how create = file_how;
+
+                                create.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+                                create.mode = 0644;
+                                next = sys_openat2(dir, name, &create);
+                                if (next >= 0) {
+                                        close(next);
+                                        next = sys_openat2(dir, name, &file_how);
+                                }
+                        }
+                } else {
+                        next = sys_openat2(dir, name, &dir_how);
+                        if (next < 0 && errno == ENOENT) {
+                                /* mkdirat does not follow a symlink in the
+                                 * last component: EEXIST, then ELOOP. */
+                                if (mkdirat(dir, name, 0755) == 0 || errno == EEXIST)
+                                        next = sys_openat2(dir, name, &dir_how);
+                        }
+                }
+                close(dir);
+                dir = next;
+                if (last)
+                        break;
+        }
+        return dir;
+}
+
+/* A new filesystem instance, mounted detached with `attrs`; -1 on error. */
+static int new_fs(const char *type, bool sized, unsigned attrs) {
+        int fs = fsopen(type, FSOPEN_CLOEXEC), m = -1;
+
+        if (fs < 0)
+                return -1;
+        if ((!sized || (fsconfig(fs, FSCONFIG_SET_STRING, "size", JAIL_TMPFS_SIZE, 0) == 0 &&
+                        fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) == 0)) &&
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+                m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+        close(fs);
+        return m;
+}
+
+static void child_bind(const struct child_args *a, int root_fd, size_t i) {
+        const struct jail_bind *b = &a->j->binds[i];
+        struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+        int src, dst;
+
+        /* A detached copy of the source tree (with its submounts, as
+         * MS_BIND|MS_REC), made read-only before it is attached. */
+        src = open_tree(AT_FDCWD, b->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (src < 0)
+                child_fail(a, STEP_BIND, (int)i);
+        if (!b->writable && mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+                child_fail(a, STEP_REMOUNT, (int)i);
+        dst = open_mount_point(root_fd, b->dst, b->is_dir);
+        if (dst < 0)
+                child_fail(a, STEP_MOUNTPOINT, (int)i);
+        /* Attached on the fd: no path is looked up again. */
+        if (move_mount(src, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                child_fail(a, STEP_BIND, (int)i);
+        close(dst);
+        close(src);
 }
 
 static void child_mounts(const struct child_args *a) {
-        const struct jail *j = a->j;
+        const unsigned no_exec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        int root_fd, proc_fd, dst;
 
         /* Nothing done here may reach the host's mount table. */
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 child_fail(a, STEP_PROPAGATION, -1);
-        if (mount("none", a->root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, JAIL_TMPFS_OPTS) < 0)
+        /* The root is a fresh tmpfs, attached in this private namespace
+         * only: by default on top of "/" itself, so that no host
+         * directory is named, made or left behind (a launcher SIGKILLed
+         * at any point leaves nothing).  It must be attached before the
+         * binds go in: kernels before 6.15 cannot mount into a detached
+         * tree.  Sources still resolve to the host's files: a lookup from
+         * the process root does not enter a mount stacked on that root. */
+        root_fd = new_fs("tmpfs", true, no_exec);
+        if (root_fd < 0 || move_mount(root_fd, "", AT_FDCWD, a->j->root ? a->j->root : "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 child_fail(a, STEP_TMPFS, -1);
-        for (size_t i = 0; i < j->n_binds; i++) {
-                const struct jail_bind *b = &j->binds[i];
-
-                if (make_mount_point(b->target, b->is_dir) < 0)
-                        child_fail(a, STEP_MOUNTPOINT, (int)i);
-                if (mount(b->src, b->target, NULL, MS_BIND | MS_REC, NULL) < 0)
-                        child_fail(a, STEP_BIND, (int)i);
-                if (!b->writable &&
-                    mount(NULL, b->target, NULL,
-                          MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(b->target),
-                          NULL) < 0)
-                        child_fail(a, STEP_REMOUNT, (int)i);
-        }
-        if (mkdir(a->proc_target, 0555) < 0 && errno != EEXIST)
+        for (size_t i = 0; i < a->j->n_binds; i++)
+                child_bind(a, root_fd, i);
+        dst = open_mount_point(root_fd, "/proc", true);
+        proc_fd = new_fs("proc", false, no_exec | MOUNT_ATTR_RDONLY);
+        if (dst < 0 || proc_fd < 0 || move_mount(proc_fd, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 child_fail(a, STEP_PROC, -1);
-        if (mount("proc", a->proc_target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
-                child_fail(a, STEP_PROC, -1);
+        close(proc_fd);
+        close(dst);
         /* pivot_root(".", "."): the old root ends up stacked under the new
          * one and is detached at once; no directory for it is needed. */
-        if (chdir(a->root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+        if (fchdir(root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
                 child_fail(a, STEP_PIVOT, -1);
         if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
                 child_fail(a, STEP_OLD_ROOT, -1);
+        close(root_fd);
 }
 
 static void child_fds(const struct child_args *a) {
@@ -472,6 +598,36 @@ static void child_fds(const struct child_args *a) {
         for (size_t i = 0; i < ARRAY_SIZE(s->keep_fds); i++)
                 if (s->keep_fds[i] >= 0 && fcntl(s->keep_fds[i], F_SETFD, 0) < 0)
                         child_fail(a, STEP_FDS, -1);
+}
+
+/* The filter, last thing before exec.  With a notifying filter the
+ * listener goes to the launcher, which kills the plugin on a
+ * notification and names the syscall.  The listener is CLOEXEC (the
+ * kernel makes it so) and must not reach the plugin, which could answer
+ * its own notifications and pass its filter: the launcher copies it out
+ * with pidfd_getfd while we wait, and exec closes ours.  Between the load
+ * and exec only write, read, execve and exit_group are made, which every
+ * compiled policy allows (seccomp_policy.h): anything else would wait on
+ * a listener nobody reads yet. */
+static void child_seccomp(const struct child_args *a) {
+        if (a->notify_prog) {
+                int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                      a->notify_prog);
+
+                if (fd >= 0) {
+                        struct jail_report rep = { .step = STEP_LISTENER, .item = fd, .err = 0 };
+                        char c;
+
+                        if (write(a->report_fd, &rep, sizeof(rep)) != sizeof(rep) || read(a->sync_fd, &c, 1) != 1)
+                                child_fail(a, STEP_LISTENER, -1);
+                        return;
+                }
+                /* EBUSY: a filter of ours (a container's) already has a
+                 * listener.  The killing filter instead: the launcher
+                 * falls back on the kernel log for the syscall. */
+        }
+        if (a->j->seccomp && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, a->j->seccomp) < 0)
+                child_fail(a, STEP_SECCOMP, -1);
 }
 
 static void child_drop_privileges(const struct child_args *a) {
@@ -493,22 +649,38 @@ static void child_drop_privileges(const struct child_args *a) {
                 child_fail(a, STEP_CAPSET, -1);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(a, STEP_NO_NEW_PRIVS, -1);
-        if (a->j->seccomp && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, a->j->seccomp) < 0)
-                child_fail(a, STEP_SECCOMP, -1);
+        child_seccomp(a);
 }
 
 _Noreturn static void child_main(const struct child_args *a) {
         char c;
 
         /* getppid() is 0 here (the parent is outside our pid namespace):
-         * a parent that died early shows as EOF on the sync pipe instead. */
+         * a parent that died before the death signal was set shows as EOF
+         * on the sync pipe instead, once our copy of its end is closed. */
+        close(a->parent_sync_fd);
+        close(a->parent_report_fd);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 child_fail(a, STEP_SYNC, -1);
-        /* The parent writes our id maps; until then we are nobody. */
+        /* Our own session and process group: kill(0, ...) from the
+         * plugin must not reach vmlaunch, its shell or its siblings, nor
+         * the plugin read vmlaunch's terminal. */
+        if (setsid() < 0)
+                child_fail(a, STEP_SESSION, -1);
+        /* The parent writes our id maps (and may move us into a cgroup);
+         * until then we are nobody. */
         if (read(a->sync_fd, &c, 1) != 1)
                 child_fail(a, STEP_SYNC, -1);
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 child_fail(a, STEP_SETID, -1);
+        /* After the release, so that the namespace's root is the cgroup
+         * the parent put us in: the plugin sees "/" and nothing above. */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                child_fail(a, STEP_CGROUPNS, -1);
+        /* A fresh anonymous session keyring: the launcher's (and its
+         * caller's) keys are no longer possessed, so not readable. */
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+                child_fail(a, STEP_KEYRING, -1);
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
         {
@@ -597,48 +769,68 @@ static void describe_failure(const struct jail *j, const struct child_args *a, c
         if ((rep->step == STEP_BIND || rep->step == STEP_MOUNTPOINT || rep->step == STEP_REMOUNT) &&
             rep->item >= 0 && (size_t)rep->item < j->n_binds)
                 snprintf(item, sizeof(item), " %s on %s", j->binds[rep->item].src, j->binds[rep->item].dst);
-        else if (rep->step == STEP_TMPFS || rep->step == STEP_PIVOT || rep->step == STEP_PROC)
-                what = a->root;
+        else if (rep->step == STEP_TMPFS)
+                what = j->root ? j->root : "/ (in the jail's mount namespace)";
         else if (rep->step == STEP_EXEC)
                 what = a->path;
         snprintf(errbuf, errlen, "jail: %s%s%s%s: %s", step, *what ? " " : "", what, item, strerror(rep->err));
 }
 
+/* The filter with every "kill the process" return turned into "notify
+ * the listener": the policy's violations and foreign ABIs.  NULL when
+ * the kernel cannot hand a listener over (pidfd_getfd: Linux 5.6). */
+static struct sock_filter *notify_variant(const struct sock_fprog *prog) {
+        struct sock_filter *f;
+
+        if (!prog || (syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno == ENOSYS))
+                return NULL;
+        f = malloc(prog->len * sizeof(*f));
+        if (!f)
+                return NULL;
+        memcpy(f, prog->filter, prog->len * sizeof(*f));
+        for (unsigned i = 0; i < prog->len; i++)
+                if (f[i].code == (BPF_RET | BPF_K) && f[i].k == SECCOMP_RET_KILL_PROCESS)
+                        f[i].k = SECCOMP_RET_USER_NOTIF;
+        return f;
+}
+
+/* Copies the child's listener `fd` into ours (CLOEXEC). */
+static int take_listener(pid_t pid, int fd, int *ret) {
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int r;
+
+        if (pidfd < 0)
+                return -errno;
+        r = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+        if (r < 0)
+                return -errno;
+        *ret = r;
+        return 0;
+}
+
+static void kill_child(pid_t pid) {
+        int status;
+
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+}
+
 int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const envp[],
                const struct jail_stdio *stdio, pid_t *ret_pid, char *errbuf, size_t errlen) {
         _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
-        _cleanup_free_ char *proc_target = NULL;
+        _cleanup_free_ struct sock_filter *notify = NULL;
+        struct sock_fprog notify_prog;
         struct child_args a = { 0 };
         struct jail_report rep;
         pid_t pid;
-        int fds[2], r, status;
+        int fds[2], r;
         ssize_t n;
 
-        if (!j->root) {
-                char tmpl[] = "/tmp/vmlaunch-root-XXXXXX";
-
-                if (!mkdtemp(tmpl)) {
-                        r = -errno;
-                        snprintf(errbuf, errlen, "jail: making a private root directory in /tmp: %s", strerror(-r));
-                        return r;
-                }
-                j->root = strdup(tmpl);
-                j->root_made = true;
-                if (!j->root)
-                        return -ENOMEM;
-        }
-        /* Every path the child needs, built now. */
-        for (size_t i = 0; i < j->n_binds; i++) {
-                free(j->binds[i].target);
-                if (asprintf(&j->binds[i].target, "%s%s", j->root, j->binds[i].dst) < 0) {
-                        j->binds[i].target = NULL;
-                        return -ENOMEM;
-                }
-        }
-        if (asprintf(&proc_target, "%s/proc", j->root) < 0) {
-                proc_target = NULL;
-                return -ENOMEM;
-        }
+        j->listener_fd = safe_close(j->listener_fd);
+        notify = notify_variant(j->seccomp);
+        if (notify)
+                notify_prog = (struct sock_fprog){ .len = j->seccomp->len, .filter = notify };
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         sync_rd = fds[0], sync_wr = fds[1];
@@ -648,14 +840,15 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
 
         a = (struct child_args){
                 .j = j,
-                .root = j->root,
-                .proc_target = proc_target,
                 .path = path,
                 .argv = argv,
                 .envp = envp,
                 .stdio = stdio,
+                .notify_prog = notify ? &notify_prog : NULL,
                 .sync_fd = sync_rd,
                 .report_fd = rep_wr,
+                .parent_sync_fd = sync_wr,
+                .parent_report_fd = rep_rd,
                 .cap_last = read_cap_last(),
         };
         pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
@@ -677,33 +870,45 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
         rep_wr = safe_close(rep_wr);
         sync_rd = safe_close(sync_rd);
         r = write_id_maps(j, pid, errbuf, errlen);
+        /* The child waits on the sync pipe: this is where the parent acts
+         * on its pid before it goes on (e.g. moves it into a cgroup, which
+         * must happen before the child makes its cgroup namespace). */
+        if (r >= 0 && j->before_release)
+                r = j->before_release(pid, j->before_release_data, errbuf, errlen);
         if (r < 0) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
+                kill_child(pid);
                 return r;
         }
         if (write(sync_wr, "x", 1) != 1) {
                 r = -errno;
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
+                kill_child(pid);
                 snprintf(errbuf, errlen, "jail: releasing the child: %s", strerror(-r));
                 return r;
         }
+        for (;;) {
+                do
+                        n = read(rep_rd, &rep, sizeof(rep));
+                while (n < 0 && errno == EINTR);
+                if (n != sizeof(rep) || rep.step != STEP_LISTENER || rep.err != 0)
+                        break;
+                /* The child waits again until we hold its listener. */
+                r = take_listener(pid, rep.item, &j->listener_fd);
+                if (r >= 0 && write(sync_wr, "x", 1) != 1)
+                        r = -errno;
+                if (r < 0) {
+                        kill_child(pid);
+                        snprintf(errbuf, errlen, "jail: taking the seccomp listener from the child: %s",
+                                 strerror(-r));
+                        return r;
+                }
+        }
         /* EOF: exec closed the report pipe, the plugin runs. */
-        do
-                n = read(rep_rd, &rep, sizeof(rep));
-        while (n < 0 && errno == EINTR);
         if (n == 0) {
-                /* The child pivoted into its tmpfs and dropped the old root
-                 * before exec, so nothing is mounted on a directory we made
-                 * any more: it goes now, and a launcher killed by SIGKILL
-                 * later leaves nothing in /tmp. */
-                if (j->root_made && rmdir(j->root) == 0)
-                        j->root_made = false;
                 *ret_pid = pid;
                 return 0;
         }
-        waitpid(pid, &status, 0);
+        kill_child(pid);
+        j->listener_fd = safe_close(j->listener_fd);
         if (n != sizeof(rep)) {
                 snprintf(errbuf, errlen, "jail: the child died before exec");
                 return -EIO;

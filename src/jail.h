@@ -3,21 +3,31 @@
  * order is written down once, in jail_spawn():
  *
  *   clone into new user, pid, mount, net, IPC and UTS namespaces
+ *   -> the child starts its own session (setsid)
  *   -> the parent writes the id maps (setgroups denied unless extra gid
- *      maps need it) and releases the child
- *   -> mounts: propagation private, an empty tmpfs (64 MiB, nosuid, nodev,
- *      noexec) on the root dir, /dev/{full,null,urandom,zero}, the
+ *      maps need it), runs the before-release hook on the child's pid,
+ *      and releases the child
+ *   -> a new cgroup namespace (rooted where the hook put the child), a
+ *      new anonymous session keyring
+ *   -> mounts: propagation private, a fresh tmpfs (64 MiB, nosuid, nodev,
+ *      noexec) attached on top of "/" in the private namespace (or on
+ *      the configured root dir), /dev/{full,null,urandom,zero}, the
  *      configured binds (read-only unless writable), the executable and
- *      its ELF interpreter and libraries (read-only), /proc read-only
+ *      its ELF interpreter and libraries (read-only), /proc read-only;
+ *      every mount point is resolved beneath the new root, one component
+ *      at a time, never through a symlink, and mounted on its fd
  *   -> pivot_root into it, the old root detached
  *   -> securebits locked, every capability dropped (bounding, ambient,
  *      effective, permitted, inheritable)
- *   -> no_new_privs -> the seccomp filter -> exec.
+ *   -> no_new_privs -> the seccomp filter (violations notify a listener
+ *      the parent takes before exec, where the kernel can: 5.6) -> exec.
  *
- * Everything that allocates happens in the parent; the child between
- * clone and exec only makes syscalls on prepared buffers, and on failure
- * reports (step, item, errno) through a pipe and exits.  The parent turns
- * that into a message naming the step and the path or id. */
+ * No host directory is made for the root: nothing is left behind however
+ * the launcher dies.  Everything that allocates happens in the parent; the
+ * child between clone and exec only makes syscalls on prepared buffers,
+ * and on failure reports (step, item, errno) through a pipe and exits.
+ * The parent turns that into a message naming the step and the path or
+ * id. */
 #pragma once
 
 #include <linux/filter.h>
@@ -28,17 +38,39 @@
 struct jail;
 
 int jail_new(struct jail **ret);
-/* Removes the private root dir if the jail made one.  NULL is fine. */
+/* Closes a listener not taken.  NULL is fine. */
 void jail_free(struct jail *j);
 
-/* The directory the tmpfs root is mounted on; absolute and existing.
- * NULL (the default): a private empty directory made by jail_spawn() and
- * removed by jail_free(). */
+/* The directory the tmpfs root is attached on, in the jail's own mount
+ * namespace only; absolute and existing.  NULL (the default): on top of
+ * "/" itself, so no directory is needed. */
 int jail_set_root(struct jail *j, const char *root);
+/* Binds `src` (absolute, existing) at `dst` in the jail.  `dst` must be
+ * absolute, not "/", without "." or ".." components, and not /proc or
+ * below: -EINVAL.  A `dst` that repeats an earlier bind's (the same
+ * path, whatever the slashes): -EEXIST, and jail_bind_source() names the
+ * earlier one. */
 int jail_add_bind(struct jail *j, const char *src, const char *dst, bool writable);
+/* The source of the bind already at `dst`, or NULL; borrowed. */
+const char *jail_bind_source(const struct jail *j, const char *dst);
 int jail_add_gid_map(struct jail *j, uint32_t inner, uint32_t outer, uint32_t count);
-/* The filter is borrowed until jail_spawn() returns. */
+/* The filter is borrowed until jail_spawn() returns.  Where the kernel
+ * can hand a listener over, every "kill the process" return of it
+ * becomes "notify the listener" and jail_spawn() takes the listener
+ * from the child before exec: see jail_take_seccomp_listener(). */
 void jail_set_seccomp(struct jail *j, const struct sock_fprog *prog);
+/* Called by jail_spawn() in the parent once the id maps are written and
+ * before the child goes on: the place to act on the child's pid (move
+ * it into a cgroup).  A negative return fails the spawn (the child is
+ * killed); `errbuf` then says why. */
+void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata, char *errbuf, size_t errlen),
+                             void *userdata);
+/* After a successful jail_spawn(): the seccomp user-notification
+ * listener of the plugin's filter (CLOEXEC, now the caller's), or -1
+ * when there is none (no filter, a kernel without pidfd_getfd, or a
+ * listener already in the launcher's own filter chain: the kernel then
+ * kills as before). */
+int jail_take_seccomp_listener(struct jail *j);
 /* The libraries an executable needs, asked of its ELF interpreter
  * (`interp --list exe`, what ldd does) in a child that runs while the
  * caller goes on: the launcher starts it first thing, so the listing
@@ -60,8 +92,8 @@ struct jail_stdio {
         int keep_fds[2];        /* inherited at their own numbers (the socket, the lanes); -1: none */
 };
 
-/* Starts `path` in the jail.  On failure nothing is left behind and
- * `errbuf` holds "<step> <path or id>: <strerror>". */
+/* Starts `path` in the jail with exactly `envp`.  On failure nothing is
+ * left behind and `errbuf` holds "<step> <path or id>: <strerror>". */
 int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const envp[],
                const struct jail_stdio *stdio, pid_t *ret_pid, char *errbuf, size_t errlen);
 

@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -54,6 +56,10 @@ struct launcher {
         struct tap tap;
         struct jail_libs *libs;         /* the plugin's library listing, running early; or NULL */
         int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
+        struct fd_source notify;        /* the plugin's seccomp listener (borrowed), or -1 */
+        bool violation;                 /* a notification came: the plugin was killed for it */
+        int violation_nr;
+        uint32_t violation_arch;
 
         bool stopping;
         bool stop_requested;            /* SIGTERM/SIGINT/q */
@@ -225,8 +231,32 @@ static void handle_timer(struct launcher *l, struct fd_source *src) {
         }
 }
 
+/* The plugin made a syscall its policy forbids and waits for an answer
+ * it never gets: it is killed, and the syscall recorded for the reason.
+ * EPOLLHUP: no task is left under the filter; the fd leaves the loop
+ * (it would report the hang-up on every turn). */
+static void handle_seccomp(struct launcher *l, uint32_t events) {
+        struct seccomp_notif n;
+
+        if (events & EPOLLIN) {
+                memset(&n, 0, sizeof(n));
+                if (ioctl(l->notify.fd, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
+                        if (!l->violation) {
+                                l->violation = true;
+                                l->violation_nr = n.data.nr;
+                                l->violation_arch = n.data.arch;
+                        }
+                        kill_plugin(l);
+                }
+                return;
+        }
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->notify.fd, NULL);
+        l->notify.fd = -1;
+}
+
 /* The sources that stop the VM or steer it: signals, the vCPUs' exit
- * event, the countdown and the timers, the monitor's keys. */
+ * event, a seccomp violation, the countdown and the timers, the
+ * monitor's keys. */
 static void handle_priority(struct launcher *l, struct loop_source *src, uint32_t events) {
         switch (src->kind) {
         case LOOP_SIGNAL:
@@ -241,6 +271,9 @@ static void handle_priority(struct launcher *l, struct loop_source *src, uint32_
         case LOOP_INPUT:
                 handle_input(l, events);
                 break;
+        case LOOP_SECCOMP:
+                handle_seccomp(l, events);
+                break;
         case LOOP_PLUGIN_OUTPUT:
         case LOOP_CONNECTION:
         case LOOP_SINK:
@@ -251,7 +284,7 @@ static void handle_priority(struct launcher *l, struct loop_source *src, uint32_
 /* A full batch may have left a priority source out of it: ask them
  * directly, without waiting. */
 static void poll_priority(struct launcher *l) {
-        struct fd_source *srcs[] = { &l->sig, &l->exit_ev, &l->countdown, &l->input };
+        struct fd_source *srcs[] = { &l->sig, &l->exit_ev, &l->notify, &l->countdown, &l->input };
         struct pollfd p[ARRAY_SIZE(srcs)];
 
         for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
@@ -298,6 +331,7 @@ static int loop_timeout(struct launcher *l) {
         return due <= now ? 0 : (int)((due - now + 999) / 1000);
 }
 
+
 /* Every source has a budget per turn, so nothing the plugin does starves
  * a stop: a pipe gives at most OUTPUT_READ_BUDGET bytes, a connection one
  * request, a sink a bounded write.  epoll is level-triggered, so what is
@@ -336,6 +370,7 @@ static void run_loop(struct launcher *l) {
                                 break;
                         case LOOP_SIGNAL:
                         case LOOP_EXIT_EVENT:
+                        case LOOP_SECCOMP:
                         case LOOP_TIMER:
                         case LOOP_INPUT:
                                 break;
@@ -361,20 +396,25 @@ static void output_finish(struct output *o) {
         output_end(o, now);
 }
 
-/* SIGSYS: a seccomp kill, named by the kernel's audit record if it can
- * be read (the jail's seccomp filter is the only thing that sends it). */
+/* A seccomp kill, named from the listener's notification; where there
+ * was no listener (jail.h) the kernel's audit record of a SIGSYS is the
+ * fallback, if it can be read and comes soon. */
 static void seccomp_kill_result(struct launcher *l) {
         _cleanup_free_ char *name = NULL;
+        uint32_t arch = 0;      /* audit.h: ours */
         int nr;
 
-        if (audit_find_seccomp_kill(l->kmsg_fd, l->plugin.pid, 500, &nr) < 0) {
+        if (l->violation) {
+                nr = l->violation_nr;
+                arch = l->violation_arch;
+        } else if (audit_find_seccomp_kill(l->kmsg_fd, l->plugin.pid, 100, &nr) < 0) {
                 set_result(l->res, EXIT_VM_CRASHED, "crash: the plugin was killed by SIGSYS (a seccomp violation)");
                 return;
         }
-        name = audit_syscall_name(nr);
+        name = audit_syscall_name(arch, nr);
         set_result(l->res, EXIT_VM_CRASHED,
-                   "crash: the plugin was killed by SIGSYS (a seccomp violation: syscall %d, %s, is not allowed)",
-                   nr, name ? name : "unknown to libseccomp");
+                   "crash: the plugin was killed for a seccomp violation: syscall %d, %s, is not allowed", nr,
+                   name ? name : "unknown to libseccomp");
 }
 
 static const char *signal_name(int sig) {
@@ -395,6 +435,10 @@ static void decide_result(struct launcher *l) {
                          signal_name(WTERMSIG(st)));
         if (l->failed)
                 return;
+        if (l->violation) {
+                seccomp_kill_result(l);
+                return;
+        }
         if (vm_reason == VM_STOP_VCPU_ERROR) {
                 set_result(res, EXIT_VM_CRASHED, "crash: %s", l->vm->stop_detail);
                 return;
@@ -606,6 +650,14 @@ static int setup(struct launcher *l) {
         r = jail_drop_own_capabilities();
         if (r < 0)
                 log_warning("dropping the launcher's capabilities: %s", strerror(-r));
+        /* With the listener, a violation is named from it: the kernel
+         * log is only the fallback. */
+        l->notify.fd = l->plugin.notify_fd;
+        if (l->notify.fd >= 0) {
+                l->kmsg_fd = safe_close(l->kmsg_fd);
+                if (watch(l, l->notify.fd, &l->notify.source) < 0)
+                        log_warning("watching the seccomp listener: %m");
+        }
         l->out.fd = l->plugin.out_fd;
         l->err.fd = l->plugin.err_fd;
         if ((r = watch(l, l->out.fd, &l->out.source)) < 0 || (r = watch(l, l->err.fd, &l->err.source)) < 0) {
@@ -659,6 +711,9 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .plugin = PLUGIN_INIT,
                 .tap = TAP_INIT,
                 .kmsg_fd = -1,
+                .notify = { { LOOP_SECCOMP }, -1 },
+                .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
+                .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
         };
         int r;
 

@@ -10,6 +10,7 @@ enum loop_kind {
         LOOP_TIMER,             /* the countdown and the monitor tick */
         LOOP_INPUT,             /* the monitor's input (TUI keys) */
         LOOP_SINK,              /* stdout or stderr has room again (sink.h) */
+        LOOP_SECCOMP,           /* the plugin's seccomp listener: a violation */
 };
 
 struct loop_source {

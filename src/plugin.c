@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,15 @@
 #include "lane.h"
 #include "util.h"
 
-extern char **environ;
+/* True for "NAME=..." where NAME is one of the variables vmlaunch sets. */
+static bool protocol_variable(const char *entry) {
+        static const char *const names[] = { "CROSVM_SOCKET=", "VMLAUNCH_POLL_US=", LANE_ENV "=" };
+
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                if (strncmp(entry, names[i], strlen(names[i])) == 0)
+                        return true;
+        return false;
+}
 
 /* The child between fork and exec: only async-signal-safe calls, no
  * allocation.  Any failure is written to `err_wr` as an int errno. */
@@ -27,9 +36,10 @@ _Noreturn static void child(const char *path, char *const argv[], char *const en
         /* Die with the launcher, so a crashed vmlaunch leaves no plugin. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 goto fail;
-        /* Own process group: a terminal's ^C goes to vmlaunch, which stops
-         * the plugin gracefully through the shutdown eventfd. */
-        if (setpgid(0, 0) < 0)
+        /* Own session and process group: a terminal's ^C goes to
+         * vmlaunch, which stops the plugin gracefully through the shutdown
+         * eventfd, and kill(0, ...) from the plugin reaches only itself. */
+        if (setsid() < 0)
                 goto fail;
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
@@ -72,9 +82,17 @@ static int build_jail(const struct vm_config *c, const struct sock_fprog *seccom
         if ((r = jail_add_executable(j, c->plugin.path, libs, &step)) < 0)
                 goto fail;
         for (size_t i = 0; i < c->plugin.n_mounts; i++) {
-                step = c->plugin.mounts[i].src;
-                if ((r = jail_add_bind(j, c->plugin.mounts[i].src, c->plugin.mounts[i].dst,
-                                       c->plugin.mounts[i].writable)) < 0)
+                const struct vm_mount *m = &c->plugin.mounts[i];
+
+                step = m->src;
+                r = jail_add_bind(j, m->src, m->dst, m->writable);
+                if (r == -EEXIST) {
+                        snprintf(errbuf, errlen, "jail: plugin.mounts: %s on %s: %s is already the target of %s",
+                                 m->src, m->dst, m->dst, jail_bind_source(j, m->dst));
+                        jail_free(j);
+                        return r;
+                }
+                if (r < 0)
                         goto fail;
         }
         for (size_t i = 0; i < c->plugin.n_gid_maps; i++)
@@ -97,7 +115,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         _cleanup_free_ char **argv = NULL;
         _cleanup_free_ char **envp = NULL;
         char sock_env[32], poll_env[32], lane_env[32];
-        size_t n_env = 0, k = 0;
+        size_t k = 0;
         int fds[2], e = 0, r;
         pid_t pid, parent = getpid();
         ssize_t n;
@@ -115,11 +133,11 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         if (fcntl(out_rd, F_SETFL, O_NONBLOCK) < 0 || fcntl(err_rd, F_SETFL, O_NONBLOCK) < 0)
                 goto fail_fds;
 
-        /* argv and envp are built here: the child must not allocate. */
+        /* argv and envp are built here: the child must not allocate.
+         * The environment is exactly the protocol's variables and then
+         * plugin.env; nothing of ours (a secret, a path) goes along. */
         argv = calloc(config->plugin.n_args + 2, sizeof(*argv));
-        while (environ && environ[n_env])
-                n_env++;
-        envp = calloc(n_env + 4, sizeof(*envp));
+        envp = calloc(config->plugin.n_env + 4, sizeof(*envp));
         if (!argv || !envp)
                 return -ENOMEM;
         argv[0] = config->plugin.path;
@@ -129,14 +147,15 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         /* Our SDK polls its vCPU pipes this long (wire.h); others ignore it. */
         snprintf(poll_env, sizeof(poll_env), "VMLAUNCH_POLL_US=%u", config->poll_us);
         snprintf(lane_env, sizeof(lane_env), LANE_ENV "=%d", lane_fd);
-        for (size_t i = 0; i < n_env; i++)
-                if (strncmp(environ[i], "CROSVM_SOCKET=", 14) != 0 && strncmp(environ[i], "VMLAUNCH_POLL_US=", 17) != 0 &&
-                    strncmp(environ[i], LANE_ENV "=", sizeof(LANE_ENV)) != 0)
-                        envp[k++] = environ[i];
         envp[k++] = sock_env;
         envp[k++] = poll_env;
         if (lane_fd >= 0)
                 envp[k++] = lane_env;
+        /* The protocol's variables win over a plugin.env entry of the
+         * same name (config validation refuses those anyway). */
+        for (size_t i = 0; i < config->plugin.n_env; i++)
+                if (!protocol_variable(config->plugin.env[i]))
+                        envp[k++] = config->plugin.env[i];
 
         if (config->sandbox.enabled) {
                 struct jail_stdio stdio = { .in = null_fd, .out = out_wr, .err = err_wr, .keep_fds = { sock_fd, lane_fd } };
@@ -150,6 +169,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
                         p->jail = NULL;
                         return r;
                 }
+                p->notify_fd = jail_take_seccomp_listener(p->jail);
         } else {
                 pid = fork();
                 if (pid < 0) {
@@ -185,37 +205,70 @@ fail_fds:
         return r;
 }
 
-int plugin_try_reap(struct plugin *p) {
-        int status;
-        pid_t r;
+/* The exit in a siginfo as a wait status (WIFEXITED and friends). */
+static int wait_status(const siginfo_t *si) {
+        if (si->si_code == CLD_EXITED)
+                return (si->si_status & 0xff) << 8;
+        return (si->si_status & 0x7f) | (si->si_code == CLD_DUMPED ? 0x80 : 0);
+}
 
+/* One waitid on the plugin: 1 it exited (reaped), 0 it has not.  A
+ * ptrace-stop is reported to a tracer whatever the flags, and a plugin
+ * that PTRACE_TRACEMEs makes us its tracer: such a stop is not an exit.
+ * The plugin is detached instead, with the signal it stopped on (but a
+ * SIGTRAP, which only tracing made), so it runs on as if untraced: we
+ * never meant to trace it, and left stopped it would hang the VM until
+ * the countdown. */
+static int wait_once(struct plugin *p, int flags) {
+        siginfo_t si;
+
+        for (;;) {
+                memset(&si, 0, sizeof(si));
+                if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | flags) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (si.si_pid == 0)
+                        return 0;
+                switch (si.si_code) {
+                case CLD_EXITED:
+                case CLD_KILLED:
+                case CLD_DUMPED:
+                        p->reaped = true;
+                        p->wait_status = wait_status(&si);
+                        return 1;
+                case CLD_TRAPPED:
+                case CLD_STOPPED:
+                        ptrace(PTRACE_DETACH, p->pid, NULL,
+                               (void *)(long)(si.si_code == CLD_TRAPPED && si.si_status != SIGTRAP ? si.si_status : 0));
+                        break;
+                default:
+                        break;
+                }
+        }
+}
+
+int plugin_try_reap(struct plugin *p) {
         if (p->pid <= 0 || p->reaped)
                 return 1;
-        r = waitpid(p->pid, &status, WNOHANG);
-        if (r < 0)
-                return -errno;
-        if (r == 0)
-                return 0;
-        p->reaped = true;
-        p->wait_status = status;
-        return 1;
+        return wait_once(p, WNOHANG);
 }
 
 void plugin_kill_and_reap(struct plugin *p) {
-        int status;
-
         if (p->pid <= 0 || p->reaped)
                 return;
         kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        p->reaped = true;
-        p->wait_status = status;
+        /* Blocking: 1 once it exited.  An error (ECHILD) leaves nothing
+         * to wait for either. */
+        if (wait_once(p, 0) < 0)
+                p->reaped = true;
 }
 
 void plugin_close(struct plugin *p) {
         p->out_fd = safe_close(p->out_fd);
         p->err_fd = safe_close(p->err_fd);
+        p->notify_fd = safe_close(p->notify_fd);
         jail_free(p->jail);
         p->jail = NULL;
 }

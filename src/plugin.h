@@ -1,9 +1,13 @@
 /* The plugin process: spawned with the main socket passed as crosvm does
  * (the fd number in CROSVM_SOCKET, the fd itself inherited), its stdout
- * and stderr captured through pipes, stdin on /dev/null.
+ * and stderr captured through pipes, stdin on /dev/null, in its own
+ * session (jailed or not).
  *
  * The child gets exactly: 0 (/dev/null), 1 and 2 (our pipes), the
- * socket and the lanes' memfd.  Everything else of ours is CLOEXEC. */
+ * socket and the lanes' memfd.  Everything else of ours is CLOEXEC.
+ * Its environment is exactly, in this order: CROSVM_SOCKET,
+ * VMLAUNCH_POLL_US, VMLAUNCH_LANE_FD (when lanes are offered), then the
+ * entries of plugin.env; nothing of vmlaunch's own environment. */
 #pragma once
 
 #include <linux/filter.h>
@@ -19,12 +23,13 @@ struct plugin {
         pid_t pid;              /* > 0 while not reaped */
         int out_fd;             /* read ends, nonblocking, CLOEXEC */
         int err_fd;
+        int notify_fd;          /* the jail's seccomp listener (jail_take_seccomp_listener), or -1 */
         bool reaped;
-        int wait_status;        /* from waitpid, valid once reaped */
+        int wait_status;        /* as waitpid's, valid once reaped */
         struct jail *jail;      /* sandbox.enabled: freed (private root removed) by plugin_close */
 };
 
-#define PLUGIN_INIT { .pid = -1, .out_fd = -1, .err_fd = -1 }
+#define PLUGIN_INIT { .pid = -1, .out_fd = -1, .err_fd = -1, .notify_fd = -1 }
 
 /* Spawns the plugin with `sock_fd` (the plugin's end of the main socket;
  * still ours afterwards: the caller closes it) and, if >= 0, `lane_fd`
@@ -37,11 +42,13 @@ struct plugin {
 int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
                  struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen);
 
-/* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno. */
+/* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno.
+ * A stop is not an exit: a plugin that made itself our tracee and
+ * stopped is detached and runs on. */
 int plugin_try_reap(struct plugin *p);
 
 /* SIGKILLs the plugin if it still runs, and reaps it (blocking). */
 void plugin_kill_and_reap(struct plugin *p);
 
-/* Closes the output pipes and frees the jail. */
+/* Closes the output pipes and the listener, and frees the jail. */
 void plugin_close(struct plugin *p);

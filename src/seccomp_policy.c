@@ -57,6 +57,9 @@ static const struct {
 #undef C
 };
 
+/* seccomp_policy.h: allowed by every compiled policy. */
+static const int always_allowed[] = { SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(execve), SCMP_SYS(exit_group) };
+
 static void report(struct ctx *c, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
 static void report(struct ctx *c, const char *file, unsigned line, const char *fmt, ...) {
         va_list ap;
@@ -404,6 +407,15 @@ int seccomp_policy_compile(const char *path, bool log_failures, FILE *errors, st
         r = seccomp_attr_set(c.filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
         if (r < 0)
                 goto out;
+        /* The jail's child makes these between loading the filter and
+         * exec (jail.c hands the listener over then); a plugin cannot run
+         * without them anyway.  Unconditional, and first, so that
+         * a rule of the file for them is refused (-EEXIST) and ignored. */
+        for (size_t i = 0; i < ARRAY_SIZE(always_allowed); i++) {
+                r = seccomp_rule_add(c.filter, SCMP_ACT_ALLOW, always_allowed[i], 0);
+                if (r < 0 && r != -EEXIST)
+                        goto out;
+        }
         r = parse_file(&c, path, 0);
         if (r < 0 || c.n_errors) {
                 r = -EINVAL;

@@ -14,7 +14,13 @@
  *   # comment
  * Values: numbers (decimal, 0x hex, 0 octal), the constants of the table in
  * seccomp_policy.c, `|` between them, `~` before one.  Syscalls not listed
- * kill the process (or are logged with log_failures). */
+ * kill the process (or are logged with log_failures).
+ *
+ * Every compiled policy also allows read, write, execve and exit_group
+ * without condition, whatever the file says: the jail's child makes them
+ * after loading the filter, while it hands the seccomp listener to the
+ * launcher (jail.c), and no plugin can run without them.  A rule of the
+ * file that would restrict them has no effect. */
 #pragma once
 
 #include <linux/filter.h>

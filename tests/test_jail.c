@@ -1,20 +1,31 @@
-/* The jail, for real: user, pid, mount, net, IPC and UTS namespaces, the
- * tmpfs root, binds, capabilities, no_new_privs.  jail_probe checks from
+/* The jail, for real: user, pid, mount, net, IPC, UTS and cgroup
+ * namespaces, its own session, the tmpfs root, binds and their targets,
+ * capabilities, no_new_privs.  jail_probe checks from
  * the inside; the errors are checked from the outside.  Needs root (the
  * extra gid map) and user namespaces; no KVM. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "jail.h"
+#include "seccomp_policy.h"
 #include "test_util.h"
 
 #define PROBE TEST_PLUGIN_DIR "/jail_probe"
@@ -26,8 +37,10 @@ struct run {
         char err[8192];
 };
 
-/* Spawns jail_probe in `j` with `args`; collects stderr and the status. */
-static int spawn_probe(struct jail *j, const char *const *args, struct run *out, char *errbuf, size_t errlen) {
+/* Spawns `exe` in `j` with `args`; collects stdout and stderr together,
+ * and the status. */
+static int spawn_in(struct jail *j, const char *exe, const char *const *args, struct run *out, char *errbuf,
+                    size_t errlen) {
         int sv[2], errp[2], null_fd;
         char *argv[16];
         char env_sock[32];
@@ -40,13 +53,13 @@ static int spawn_probe(struct jail *j, const char *const *args, struct run *out,
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
         ck_assert_int_eq(pipe2(errp, O_CLOEXEC), 0);
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        argv[k++] = (char *)PROBE;
+        argv[k++] = (char *)exe;
         for (size_t i = 0; args && args[i]; i++)
                 argv[k++] = (char *)args[i];
         argv[k] = NULL;
         snprintf(env_sock, sizeof(env_sock), "CROSVM_SOCKET=%d", sv[1]);
         stdio = (struct jail_stdio){ .in = null_fd, .out = errp[1], .err = errp[1], .keep_fds = { sv[1], -1 } };
-        r = jail_spawn(j, PROBE, argv, envp, &stdio, &pid, errbuf, errlen);
+        r = jail_spawn(j, exe, argv, envp, &stdio, &pid, errbuf, errlen);
         close(errp[1]);
         close(sv[1]);
         close(null_fd);
@@ -61,6 +74,10 @@ static int spawn_probe(struct jail *j, const char *const *args, struct run *out,
         close(errp[0]);
         close(sv[0]);
         return r;
+}
+
+static int spawn_probe(struct jail *j, const char *const *args, struct run *out, char *errbuf, size_t errlen) {
+        return spawn_in(j, PROBE, args, out, errbuf, errlen);
 }
 
 /* The probe's jail, with its library listing started first, as the
@@ -100,27 +117,210 @@ START_TEST(test_probe_inside) {
 }
 END_TEST
 
-START_TEST(test_private_root_removed) {
+/* Runs a jail_spawn of the probe in a child process whose /tmp is `tmp`
+ * (a bind in its own mount namespace, so that what it leaves there is
+ * ours to see, whatever runs beside us); SIGKILLs that child after
+ * `kill_us` microseconds, or, if negative, lets it finish. */
+static void spawn_in_private_tmp(struct jail *j, const char *tmp, long kill_us) {
+        int st;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                char *argv[] = { (char *)PROBE, NULL }, *envp[] = { NULL }, err[512];
+                struct jail_stdio stdio = { .in = null_fd, .out = null_fd, .err = null_fd, .keep_fds = { -1, -1 } };
+                pid_t child;
+
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount(tmp, "/tmp", NULL, MS_BIND, NULL) < 0)
+                        _exit(100);
+                if (jail_spawn(j, PROBE, argv, envp, &stdio, &child, err, sizeof(err)) < 0)
+                        _exit(101);
+                waitpid(child, &st, 0);
+                _exit(0);
+        }
+        if (kill_us >= 0) {
+                usleep((useconds_t)kill_us);
+                kill(pid, SIGKILL);
+        }
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        if (kill_us < 0)
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "spawner: status 0x%x", st);
+}
+
+/* Every orphan that came to us (we are a subreaper) is gone within 5 s. */
+static void reap_orphans(void) {
+        for (int i = 0; i < 500; i++) {
+                siginfo_t si = { 0 };
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+                        ck_assert_int_eq(errno, ECHILD);
+                        return;
+                }
+                if (si.si_pid == 0)
+                        usleep(10000);
+        }
+        ck_abort_msg("a jailed child outlived its launcher by 5 s");
+}
+
+static unsigned dir_entries(const char *path) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        unsigned n = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* The jail needs no directory of its own on the host: a spawn that
+ * completes, and 50 whose launcher is SIGKILLed in its first 15 ms,
+ * leave nothing in /tmp and no process behind. */
+START_TEST(test_killed_spawns_leave_nothing) {
+        char tmp[] = "/tmp/vmlaunch-jail-tmp-XXXXXX";
+        struct jail *j = probe_jail();
+
+        ck_assert_ptr_nonnull(mkdtemp(tmp));
+        ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+        srand((unsigned)getpid());
+        spawn_in_private_tmp(j, tmp, -1);
+        for (int i = 0; i < 50; i++)
+                spawn_in_private_tmp(j, tmp, rand() % 15000);
+        reap_orphans();
+        ck_assert_msg(dir_entries(tmp) == 0, "%u entries left in the spawners' /tmp", dir_entries(tmp));
+        jail_free(j);
+        rmdir(tmp);
+}
+END_TEST
+
+/* A writable bind can hold a symlink to anywhere (whoever writes its
+ * source plants it); a later bind's target through it must not make
+ * anything outside the jail's root. */
+START_TEST(test_mount_through_symlink_refused) {
+        char rw[] = "/tmp/vmlaunch-jail-rw-XXXXXX", outside[] = "/tmp/vmlaunch-jail-outside-XXXXXX";
+        char link[PATH_MAX], err[512] = "";
         struct jail *j = probe_jail();
         struct run run;
-        char err[512];
-        int before = 0, after = 0;
-        FILE *p;
-        char line[256];
 
-        /* Count our private roots in /tmp before and after. */
-        p = popen("ls -d /tmp/vmlaunch-root-* 2>/dev/null | wc -l", "r");
-        ck_assert(fgets(line, sizeof(line), p));
-        before = atoi(line);
-        pclose(p);
-        ck_assert_msg(spawn_probe(j, NULL, &run, err, sizeof(err)) == 0, "%s", err);
-        ck_assert_msg(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0, "probe: %s", run.err);
+        ck_assert_ptr_nonnull(mkdtemp(rw));
+        ck_assert_ptr_nonnull(mkdtemp(outside));
+        snprintf(link, sizeof(link), "%s/escape", rw);
+        ck_assert_int_eq(symlink(outside, link), 0);
+        ck_assert_int_eq(jail_add_bind(j, rw, "/mnt/rw", true), 0);
+        ck_assert_int_eq(jail_add_bind(j, outside, "/mnt/rw/escape/planted", false), 0);
+        ck_assert_int_lt(spawn_probe(j, NULL, &run, err, sizeof(err)), 0);
+        ck_assert_msg(strstr(err, "mount point") && strstr(err, "/mnt/rw/escape/planted") &&
+                              strstr(err, strerror(ELOOP)),
+                      "message: %s", err);
+        ck_assert_msg(dir_entries(outside) == 0, "something was made outside the jail's root, in %s", outside);
         jail_free(j);
-        p = popen("ls -d /tmp/vmlaunch-root-* 2>/dev/null | wc -l", "r");
-        ck_assert(fgets(line, sizeof(line), p));
-        after = atoi(line);
-        pclose(p);
-        ck_assert_int_eq(before, after);
+        unlink(link);
+        rmdir(rw);
+        rmdir(outside);
+}
+END_TEST
+
+/* A second bind on a target is an error naming the first; so are
+ * targets that are no place for a bind. */
+START_TEST(test_bind_targets) {
+        struct jail *j = probe_jail();
+
+        ck_assert_int_eq(jail_add_bind(j, "/tmp", "/mnt/x", false), 0);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "//mnt//x/", false), -EEXIST);
+        ck_assert_str_eq(jail_bind_source(j, "/mnt/x"), "/tmp");
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/dev/null", false), -EEXIST);
+        ck_assert_str_eq(jail_bind_source(j, "/dev/null"), "/dev/null");
+        ck_assert_int_eq(jail_add_bind(j, "/usr", PROBE, false), -EEXIST);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/", false), -EINVAL);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/proc", false), -EINVAL);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/proc/sys", false), -EINVAL);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/mnt/../etc", false), -EINVAL);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/mnt/./y", false), -EINVAL);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "mnt/y", false), -EINVAL);
+        ck_assert_int_eq(jail_add_bind(j, "/usr", "/procfs", false), 0);
+        jail_free(j);
+}
+END_TEST
+
+static int move_into_cgroup(pid_t pid, void *userdata, char *errbuf, size_t errlen) {
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/cgroup.procs", (const char *)userdata);
+        f = fopen(path, "we");
+        if (!f || fprintf(f, "%d\n", pid) < 0 || fclose(f) != 0) {
+                snprintf(errbuf, errlen, "moving %d into %s: %s", pid, path, strerror(errno));
+                return -errno;
+        }
+        return 0;
+}
+
+/* A new cgroup v2 directory below our own, or "" where none can be made. */
+static void make_cgroup(char *buf, size_t len) {
+        char line[PATH_MAX], mnt[PATH_MAX] = "", own[PATH_MAX] = "";
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+
+        buf[0] = '\0';
+        while (f && fgets(line, sizeof(line), f)) {
+                char *sep = strstr(line, " - cgroup2 ");
+
+                if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+                        break;
+                mnt[0] = '\0';
+        }
+        if (f)
+                fclose(f);
+        f = fopen("/proc/self/cgroup", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (strncmp(line, "0::", 3) == 0)
+                        snprintf(own, sizeof(own), "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+        if (f)
+                fclose(f);
+        if (!mnt[0] || !own[0])
+                return;
+        snprintf(buf, len, "%s%s/vmlaunch-test-jail-%d", mnt, strcmp(own, "/") == 0 ? "" : own, getpid());
+        if (mkdir(buf, 0755) < 0)
+                buf[0] = '\0';
+}
+
+/* The plugin is in its own session, and in its own cgroup namespace
+ * rooted at the cgroup it was put in before release (the hook): every
+ * hierarchy shows "/", v1 ones included. */
+START_TEST(test_session_and_cgroup_namespace) {
+        const char *args[] = { "/proc/self/cgroup", "/proc/self/stat", NULL };
+        char cgroup[PATH_MAX], err[512] = "", *save = NULL;
+        struct jail *j = NULL;
+        const char *step = NULL;
+        struct run run;
+        unsigned lines = 0;
+
+        ck_assert_int_eq(jail_new(&j), 0);
+        ck_assert_msg(jail_add_executable(j, "/bin/cat", NULL, &step) == 0, "%s", step);
+        make_cgroup(cgroup, sizeof(cgroup));
+        if (cgroup[0])
+                jail_set_before_release(j, move_into_cgroup, cgroup);
+        else
+                fprintf(stderr, "no cgroup v2 directory could be made: the hook goes untested\n");
+        ck_assert_msg(spawn_in(j, "/bin/cat", args, &run, err, sizeof(err)) == 0, "%s", err);
+        if (cgroup[0])
+                rmdir(cgroup);
+        ck_assert_msg(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0, "cat: %s", run.err);
+        for (char *l = strtok_r(run.err, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (strstr(l, " (cat) ")) {
+                        /* pid (comm) state ppid pgrp session: all ours. */
+                        ck_assert_msg(strncmp(l, "1 (cat) R 0 1 1 ", 16) == 0, "stat: %s", l);
+                        continue;
+                }
+                lines++;
+                ck_assert_msg(strlen(l) >= 2 && strcmp(l + strlen(l) - 2, ":/") == 0,
+                              "a cgroup outside the namespace: %s", l);
+        }
+        ck_assert_uint_gt(lines, 0);
+        jail_free(j);
 }
 END_TEST
 
@@ -209,6 +409,71 @@ START_TEST(test_libs_not_elf) {
 }
 END_TEST
 
+/* With a filter, violations notify a listener that jail_spawn() took
+ * from the child before exec: the launcher gets it, the plugin does not
+ * (it could answer its own notifications).  /bin/cat under the plugin
+ * policy makes a syscall the policy lacks (fadvise64, at least) and waits
+ * on the notification; its fds are looked at meanwhile. */
+START_TEST(test_seccomp_listener) {
+        char *argv[] = { (char *)"/bin/cat", (char *)"/proc/self/status", NULL }, *envp[] = { NULL };
+        char err[512] = "", path[64], link[256];
+        struct sock_fprog prog = { 0 };
+        struct seccomp_notif n;
+        struct jail_stdio stdio;
+        struct jail *j = NULL;
+        const char *step = NULL;
+        struct pollfd p;
+        struct dirent *e;
+        int null_fd, listener, st;
+        char *name;
+        pid_t pid;
+        DIR *d;
+
+        ck_assert_int_eq(seccomp_policy_compile(TEST_SECCOMP_POLICY, false, stderr, &prog), 0);
+        ck_assert_int_eq(jail_new(&j), 0);
+        ck_assert_msg(jail_add_executable(j, "/bin/cat", NULL, &step) == 0, "%s", step);
+        jail_set_seccomp(j, &prog);
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        stdio = (struct jail_stdio){ .in = null_fd, .out = null_fd, .err = null_fd, .keep_fds = { -1, -1 } };
+        ck_assert_msg(jail_spawn(j, "/bin/cat", argv, envp, &stdio, &pid, err, sizeof(err)) == 0, "%s", err);
+        close(null_fd);
+        listener = jail_take_seccomp_listener(j);
+        ck_assert_int_ge(listener, 0);
+        ck_assert_int_eq(jail_take_seccomp_listener(j), -1);
+        p = (struct pollfd){ .fd = listener, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 5000), 1);
+        memset(&n, 0, sizeof(n));
+        ck_assert_int_eq(ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n), 0);
+        ck_assert_int_eq((pid_t)n.pid, pid);
+        name = audit_syscall_name(n.data.arch, n.data.nr);
+        fprintf(stderr, "test_seccomp_listener: cat stopped on syscall %d, %s\n", n.data.nr, name ? name : "?");
+        free(name);
+        /* The plugin waits in that syscall: its fds are what exec left. */
+        snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+        d = opendir(path);
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d))) {
+                char fd_path[320];
+                ssize_t len;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
+                len = readlink(fd_path, link, sizeof(link) - 1);
+                ck_assert_int_gt(len, 0);
+                link[len] = '\0';
+                ck_assert_msg(!strstr(link, "seccomp"), "the plugin holds a listener: fd %s -> %s", e->d_name, link);
+        }
+        closedir(d);
+        kill(pid, SIGKILL);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        close(listener);
+        jail_free(j);
+        seccomp_policy_free(&prog);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("jail");
         TCase *tc = tcase_create("jail");
@@ -220,7 +485,11 @@ int main(void) {
         close(fd);
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_probe_inside);
-        tcase_add_test(tc, test_private_root_removed);
+        tcase_add_test(tc, test_killed_spawns_leave_nothing);
+        tcase_add_test(tc, test_mount_through_symlink_refused);
+        tcase_add_test(tc, test_bind_targets);
+        tcase_add_test(tc, test_session_and_cgroup_namespace);
+        tcase_add_test(tc, test_seccomp_listener);
         tcase_add_test(tc, test_missing_root);
         tcase_add_test(tc, test_bind_source_gone);
         tcase_add_test(tc, test_refused_gid_map);
