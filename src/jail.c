@@ -45,6 +45,8 @@ struct jail {
         struct jail_gid_map *gid_maps;
         size_t n_gid_maps;
         const struct sock_fprog *seccomp;
+        int (*before_release)(pid_t pid, void *userdata);
+        void *before_release_data;
 };
 
 /* Steps of the child, for the parent's message. */
@@ -119,6 +121,11 @@ void jail_free(struct jail *j) {
         free(j->binds);
         free(j->gid_maps);
         free(j);
+}
+
+void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata), void *userdata) {
+        j->before_release = fn;
+        j->before_release_data = userdata;
 }
 
 int jail_set_root(struct jail *j, const char *root) {
@@ -677,6 +684,10 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
         rep_wr = safe_close(rep_wr);
         sync_rd = safe_close(sync_rd);
         r = write_id_maps(j, pid, errbuf, errlen);
+        /* The child waits on the sync pipe: whatever the hook applies
+         * (its cgroup, its rlimits) holds from its first own step on. */
+        if (r >= 0 && j->before_release && (r = j->before_release(pid, j->before_release_data)) < 0)
+                snprintf(errbuf, errlen, "jail: placing the child before its release: %s", strerror(-r));
         if (r < 0) {
                 kill(pid, SIGKILL);
                 waitpid(pid, &status, 0);

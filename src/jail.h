@@ -37,6 +37,11 @@ void jail_free(struct jail *j);
 int jail_set_root(struct jail *j, const char *root);
 int jail_add_bind(struct jail *j, const char *src, const char *dst, bool writable);
 int jail_add_gid_map(struct jail *j, uint32_t inner, uint32_t outer, uint32_t count);
+/* Called by jail_spawn() in the parent once the child exists and its id
+ * maps are written, before the child is released to take any step of its
+ * own: the place to put it in a cgroup or set its rlimits.  A negative
+ * return kills the child and fails jail_spawn(). */
+void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata), void *userdata);
 /* The filter is borrowed until jail_spawn() returns. */
 void jail_set_seccomp(struct jail *j, const struct sock_fprog *prog);
 /* The libraries an executable needs, asked of its ELF interpreter

@@ -131,6 +131,8 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
                         log_warning("removing memory slot %u: %m", o->memory.slot);
                 munmap(o->memory.host, o->memory.length);
                 vm->slot_used[o->memory.slot] = 0;
+                vm->n_memory--;
+                vm->memory_bytes -= o->memory.length;
                 break;
         }
         case VM_OBJECT_IO_EVENT: {
@@ -147,6 +149,7 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
                 if (ioctl(vm->kvm.vm_fd, KVM_IOEVENTFD, &ioe) < 0)
                         log_warning("removing ioevent %u: %m", o->id);
                 safe_close(o->io_event.fd);
+                vm->n_events--;
                 break;
         }
         case VM_OBJECT_IRQ_EVENT: {
@@ -160,6 +163,7 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
                         log_warning("removing irq event %u: %m", o->id);
                 safe_close(o->irq_event.fd);
                 safe_close(o->irq_event.resample_fd);
+                vm->n_events--;
                 break;
         }
         }
@@ -352,6 +356,8 @@ static struct vm_object *object_add(struct vm *vm, uint32_t id, enum vm_object_k
 int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64_t start,
                      uint64_t length, bool read_only, bool dirty_log) {
         long page = sysconf(_SC_PAGESIZE);
+        uint64_t mib = vm->config->limits.guest_memory_mib;
+        uint64_t cap_bytes = mib > (UINT64_MAX >> 20) ? UINT64_MAX : mib << 20;
         struct kvm_userspace_memory_region reg;
         struct vm_object *o;
         struct stat st;
@@ -375,6 +381,13 @@ int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64
                 return -EINVAL;
         if (length == 0 || offset % (uint64_t)page || length % (uint64_t)page || start % (uint64_t)page)
                 return -EINVAL;
+        /* The caps come before anything is mapped: KVM sizes its per-slot
+         * tables (and a dirty bitmap) by the region's length, populated or
+         * not, and a sparse terabyte cost seconds and gigabytes of vmalloc. */
+        if (vm->n_memory >= vm->config->limits.memory_regions)
+                return -ENOSPC;
+        if (length > cap_bytes - vm->memory_bytes)
+                return -E2BIG;
         for (slot = 0; slot < vm->kvm.n_memslots && vm->slot_used[slot]; slot++)
                 ;
         if (slot == vm->kvm.n_memslots)
@@ -419,6 +432,8 @@ int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64
                 return -ENOMEM;
         }
         vm->slot_used[slot] = 1;
+        vm->n_memory++;
+        vm->memory_bytes += length;
         o->memory.slot = slot;
         o->memory.start = start;
         o->memory.length = length;
@@ -441,6 +456,8 @@ int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t addr
                 return -EINVAL;
         if (length > 0 && length < 8)
                 datamatch &= (UINT64_C(1) << (8 * length)) - 1;
+        if (vm->n_events >= vm->config->limits.irq_events)
+                return -EMFILE;
         fd = eventfd(0, EFD_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -465,6 +482,7 @@ int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t addr
         o->io_event.length = length;
         o->io_event.datamatch = ioe.datamatch;
         o->io_event.fd = TAKE_FD(fd);
+        vm->n_events++;
         *ret_fd = o->io_event.fd;
         return 0;
 }
@@ -477,6 +495,8 @@ int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, i
 
         if (vm_object_find(vm, id))
                 return -EEXIST;
+        if (vm->n_events >= vm->config->limits.irq_events)
+                return -EMFILE;
         r = vm_irqchip(vm);
         if (r < 0)
                 return r;
@@ -502,6 +522,7 @@ int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, i
         o->irq_event.gsi = gsi;
         o->irq_event.fd = TAKE_FD(fd);
         o->irq_event.resample_fd = TAKE_FD(rfd);
+        vm->n_events++;
         *ret_fd = o->irq_event.fd;
         *ret_resample_fd = o->irq_event.resample_fd;
         return 0;
@@ -530,6 +551,8 @@ int vm_dirty_log(struct vm *vm, uint32_t id, uint8_t **ret_bitmap, size_t *ret_l
                 return -ENOENT;
         pages = (o->memory.length + (uint64_t)sysconf(_SC_PAGESIZE) - 1) / (uint64_t)sysconf(_SC_PAGESIZE);
         len = (pages + 7) / 8;
+        if (len > VM_DIRTY_LOG_MAX)
+                return -E2BIG;
         /* KVM writes whole 64-bit words. */
         bitmap = calloc((len + 7) & ~(size_t)7, 1);
         if (!bitmap)
@@ -555,6 +578,8 @@ int vm_reserve_range(struct vm *vm, uint32_t space, uint64_t start, uint64_t len
         pthread_rwlock_wrlock(&vm->lock);
         if (length == 0)
                 r = range_set_remove(&vm->ranges[space], start);
+        else if (vm->ranges[0].n + vm->ranges[1].n >= vm->config->limits.ranges)
+                r = -ENOSPC;
         else
                 r = range_set_add(&vm->ranges[space], start, length, async_write);
         pthread_rwlock_unlock(&vm->lock);
@@ -570,4 +595,10 @@ int vm_set_hint(struct vm *vm, const struct vm_hint *hint) {
         vm->hint = *hint;
         pthread_rwlock_unlock(&vm->lock);
         return 0;
+}
+
+uint64_t vm_fds_needed(const struct vm_config *config) {
+        /* Per vCPU: the KVM fd and both ends of two pipes. */
+        return (uint64_t)config->limits.connections + 2u * (uint64_t)config->limits.irq_events +
+               5u * (uint64_t)config->vcpus + 128u;
 }
