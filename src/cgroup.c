@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +26,13 @@ enum {
 
 #define CG_MAX_DIRS 3
 
+struct cgroup;
+static int keeper_start(struct cgroup *cg);
+static size_t read_pids_raw(const char *path, pid_t *pids, size_t max);
+
 struct cgroup_dir {
         char *path;             /* the plugin's group */
+        char *kill_path, *procs_path;   /* its files, for the keeper */
         bool v2;
         unsigned controllers;
 };
@@ -37,6 +45,11 @@ struct cgroup {
         char *home;
         char *leaf;
         unsigned enabled;
+        /* For the keeper (keeper_start): the paths and the words it writes. */
+        char *leaf_procs, *home_procs, *home_subtree;
+        char off[32];
+        pid_t keeper;
+        int keeper_fd;
 };
 
 /* A hierarchy as this process sees it: where it is mounted, the root of
@@ -156,30 +169,18 @@ static void find_hierarchy(bool want_v2, const char *controller, struct hierarch
         fclose(f);
 }
 
+static char *path_join(const char *dir, const char *file) {
+        char *p;
+
+        return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
+}
+
 static void join_path(char *out, size_t size, const char *mnt, const char *rel) {
         /* "/" as the group means the mount point itself. */
         if (strcmp(rel, "/") == 0 || rel[0] == 0)
                 snprintf(out, size, "%s", mnt);
         else
                 snprintf(out, size, "%s%s%s", mnt, rel[0] == '/' ? "" : "/", rel);
-}
-
-/* The pids in a group's cgroup.procs, at most `max`; -errno. */
-static int read_procs(const char *dir, pid_t *pids, size_t max, size_t *ret_n) {
-        char path[PATH_MAX];
-        size_t n = 0;
-        long v;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (n < max && fscanf(f, "%ld", &v) == 1)
-                pids[n++] = (pid_t)v;
-        fclose(f);
-        *ret_n = n;
-        return 0;
 }
 
 /* Removes the empty groups of vmlaunch runs that no longer exist. */
@@ -210,6 +211,7 @@ static void remove_stale(const char *parent) {
  * processes and is our own group with nobody else in it, we move into a
  * leaf beside the plugin's first (the "no internal processes" rule). */
 static int v2_enable(struct cgroup *cg, const char *parent, bool own, unsigned ctl) {
+        _cleanup_free_ char *procs = NULL;
         char want[64] = "", sub[256] = "";
         unsigned missing = 0;
         pid_t pids[2];
@@ -232,9 +234,10 @@ static int v2_enable(struct cgroup *cg, const char *parent, bool own, unsigned c
                         cg->enabled |= missing;
                 return r;
         }
-        r = read_procs(parent, pids, ARRAY_SIZE(pids), &n);
-        if (r < 0)
-                return r;
+        procs = path_join(parent, "cgroup.procs");
+        if (!procs)
+                return -ENOMEM;
+        n = read_pids_raw(procs, pids, ARRAY_SIZE(pids));
         if (n != 1 || pids[0] != getpid())
                 return -EBUSY;
         if (asprintf(&cg->leaf, "%s/" CGROUP_PREFIX "%d.self", parent, (int)getpid()) < 0) {
@@ -277,7 +280,9 @@ static int add_dir(struct cgroup *cg, const char *parent, bool v2, unsigned ctl)
         d->v2 = v2;
         d->controllers = ctl;
         cg->n_dirs++;
-        return 0;
+        d->kill_path = path_join(d->path, "cgroup.kill");
+        d->procs_path = path_join(d->path, "cgroup.procs");
+        return d->kill_path && d->procs_path ? 0 : -ENOMEM;
 }
 
 static int write_limits(const struct vm_config *c, const struct cgroup_dir *d) {
@@ -318,6 +323,7 @@ int cgroup_new(const struct vm_config *c, struct cgroup **ret, char *msg, size_t
         cg = calloc(1, sizeof(*cg));
         if (!cg)
                 return -ENOMEM;
+        cg->keeper_fd = -1;
         if (!need) {
                 *ret = cg;
                 return 0;
@@ -375,6 +381,11 @@ int cgroup_new(const struct vm_config *c, struct cgroup **ret, char *msg, size_t
                         return r;
                 }
         }
+        if (cg->n_dirs > 0 && (r = keeper_start(cg)) < 0) {
+                snprintf(msg, msglen, "limits: starting the cgroup keeper: %s", strerror(-r));
+                cgroup_remove(cg);
+                return r;
+        }
         if (got != need) {
                 unsigned miss = need & ~got;
 
@@ -416,28 +427,163 @@ static void sleep_ms(long ms) {
         nanosleep(&ts, NULL);
 }
 
+/* What follows runs in the keeper too, a child forked from a process that
+ * may have threads: raw syscalls on buffers built beforehand only. */
+
+static int write_raw(const char *path, const char *value, size_t len) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (write(fd, value, len) != (ssize_t)len)
+                r = negative_errno();
+        close(fd);
+        return r;
+}
+
+/* The pids in a cgroup.procs, at most `max` (the rest on the next pass). */
+static size_t read_pids_raw(const char *path, pid_t *pids, size_t max) {
+        char buf[1024];
+        size_t n = 0;
+        long v = -1;
+        ssize_t len;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return 0;
+        len = read(fd, buf, sizeof(buf));
+        close(fd);
+        for (ssize_t i = 0; i < len && n < max; i++) {
+                if (buf[i] >= '0' && buf[i] <= '9') {
+                        v = (v < 0 ? 0 : v * 10) + (buf[i] - '0');
+                } else if (v >= 0) {
+                        pids[n++] = (pid_t)v;
+                        v = -1;
+                }
+        }
+        return n;
+}
+
+static size_t format_pid(char *buf, pid_t pid) {
+        char tmp[16];
+        size_t n = 0, k = 0;
+
+        do
+                tmp[n++] = (char)('0' + pid % 10);
+        while ((pid /= 10) > 0);
+        while (n)
+                buf[k++] = tmp[--n];
+        buf[k] = 0;
+        return k;
+}
+
 /* Kills everything in the group and removes it; the kernel lets a group
  * go only once its last task is fully gone, so rmdir is retried. */
 static int dir_remove(const struct cgroup_dir *d) {
         int r = 0;
 
         if (d->v2)
-                write_file(d->path, "cgroup.kill", "1");    /* 5.14+; else the loop below */
+                write_raw(d->kill_path, "1", 1);    /* 5.14+; else the loop below */
         for (int i = 0; i < 100; i++) {
                 pid_t pids[64];
-                size_t n = 0;
+                size_t n;
 
                 if (rmdir(d->path) == 0 || errno == ENOENT)
                         return 0;
                 r = -errno;
                 if (r != -EBUSY)
                         return r;
-                if (read_procs(d->path, pids, ARRAY_SIZE(pids), &n) == 0)
-                        for (size_t k = 0; k < n; k++)
-                                kill(pids[k], SIGKILL);
+                n = read_pids_raw(d->procs_path, pids, ARRAY_SIZE(pids));
+                for (size_t k = 0; k < n; k++)
+                        kill(pids[k], SIGKILL);
                 sleep_ms(10);
         }
         return r;
+}
+
+/* The keeper: waits until vmlaunch closes its pipe (teardown, or vmlaunch
+ * killed), then removes the plugin's group(s).  It exists because the
+ * removal needs a privilege vmlaunch gives up once the plugin runs: a
+ * cgroup hierarchy's root directory is mode 0555, so an rmdir in it takes
+ * CAP_DAC_OVERRIDE.  A vmlaunch killed by SIGKILL leaves nothing behind
+ * either.  It holds none of vmlaunch's fds and ignores the terminal. */
+_Noreturn static void keeper_main(const struct cgroup *cg, int rd, int null_fd, pid_t parent) {
+        struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+        sigset_t all;
+        char self[16];
+        int failed = 0, pidfd;
+        size_t len;
+
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        setsid();
+        /* vmlaunch's end: a byte at teardown, or its death (a pidfd turns
+         * readable), whichever comes first.  Not EOF alone: a process
+         * forked before an exec holds a copy of the write end a while. */
+        pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
+        if (dup2(rd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 ||
+            (pidfd >= 0 && dup2(pidfd, 3) < 0))
+                _exit(2);
+        close_range(pidfd >= 0 ? 4 : 3, ~0u, 0);
+        p[1].fd = pidfd >= 0 ? 3 : -1;
+        while (getppid() == parent && poll(p, 2, -1) <= 0)
+                ;
+        for (size_t i = 0; i < cg->n_dirs; i++)
+                failed |= dir_remove(&cg->dirs[i]) < 0;
+        if (cg->leaf) {
+                /* vmlaunch left its group for a leaf beside the plugin's;
+                 * once it is gone (so are we, but for us) the controllers
+                 * it enabled go off, we leave the leaf, and it goes. */
+                len = format_pid(self, getpid());
+                for (int i = 0; i < 500; i++) {
+                        pid_t pids[2];
+
+                        if (read_pids_raw(cg->leaf_procs, pids, ARRAY_SIZE(pids)) <= 1)
+                                break;
+                        sleep_ms(10);
+                }
+                if (cg->off[0])
+                        write_raw(cg->home_subtree, cg->off, strlen(cg->off));
+                if (write_raw(cg->home_procs, self, len) < 0 || rmdir(cg->leaf) < 0)
+                        failed = 1;
+        }
+        _exit(failed);
+}
+
+/* Builds every path the keeper needs, then forks it. */
+static int keeper_start(struct cgroup *cg) {
+        _cleanup_close_ int null_fd = -1;
+        pid_t pid, parent = getpid();
+        int fds[2];
+
+        if (cg->leaf) {
+                cg->leaf_procs = path_join(cg->leaf, "cgroup.procs");
+                cg->home_procs = path_join(cg->home, "cgroup.procs");
+                cg->home_subtree = path_join(cg->home, "cgroup.subtree_control");
+                if (!cg->leaf_procs || !cg->home_procs || !cg->home_subtree)
+                        return -ENOMEM;
+                for (unsigned c = CG_PIDS; c <= CG_MEMORY; c <<= 1)
+                        if (cg->enabled & c)
+                                snprintf(cg->off + strlen(cg->off), sizeof(cg->off) - strlen(cg->off), "%s-%s",
+                                         cg->off[0] ? " " : "", controller_name(c));
+        }
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || pipe2(fds, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
+        if (pid == 0)
+                keeper_main(cg, fds[0], null_fd, parent);
+        close(fds[0]);
+        cg->keeper = pid;
+        cg->keeper_fd = fds[1];
+        return 0;
 }
 
 int cgroup_remove(struct cgroup *cg) {
@@ -445,29 +591,37 @@ int cgroup_remove(struct cgroup *cg) {
 
         if (!cg)
                 return 0;
-        for (size_t i = 0; i < cg->n_dirs; i++) {
-                k = dir_remove(&cg->dirs[i]);
-                if (k < 0 && r == 0)
-                        r = k;
-                free(cg->dirs[i].path);
-        }
-        if (cg->leaf) {
-                char self[32], off[64] = "";
+        if (cg->keeper > 0) {
+                int status = 0;
+                pid_t w = 0;
 
-                /* Back home: the controllers we enabled go first, since a
-                 * group with them enabled takes no process. */
-                for (unsigned c = CG_PIDS; c <= CG_MEMORY; c <<= 1)
-                        if (cg->enabled & c)
-                                snprintf(off + strlen(off), sizeof(off) - strlen(off), "%s-%s", off[0] ? " " : "",
-                                         controller_name(c));
-                snprintf(self, sizeof(self), "%d", (int)getpid());
-                if (cg->home && (!off[0] || write_file(cg->home, "cgroup.subtree_control", off) == 0) &&
-                    write_file(cg->home, "cgroup.procs", self) == 0)
-                        rmdir(cg->leaf);
-                /* Else we stay in the leaf; the next run removes it. */
+                /* Bounded: what the keeper does takes a second at most. */
+                if (write(cg->keeper_fd, "x", 1) != 1)
+                        r = negative_errno();
+                cg->keeper_fd = safe_close(cg->keeper_fd);
+                for (int i = 0; i < 300 && (w = waitpid(cg->keeper, &status, WNOHANG)) == 0; i++)
+                        sleep_ms(10);
+                if (w != cg->keeper)
+                        r = -ETIMEDOUT;
+                else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        r = -EBUSY;
+        } else {
+                for (size_t i = 0; i < cg->n_dirs; i++) {
+                        k = dir_remove(&cg->dirs[i]);
+                        if (k < 0 && r == 0)
+                                r = k;
+                }
+        }
+        for (size_t i = 0; i < cg->n_dirs; i++) {
+                free(cg->dirs[i].path);
+                free(cg->dirs[i].kill_path);
+                free(cg->dirs[i].procs_path);
         }
         free(cg->leaf);
         free(cg->home);
+        free(cg->leaf_procs);
+        free(cg->home_procs);
+        free(cg->home_subtree);
         free(cg);
         return r;
 }

@@ -711,7 +711,7 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
         tap_close(&l.tap);
         safe_close(l.kmsg_fd);
         seccomp_policy_free(&l.seccomp_prog);
-        vm_free(l.vm);
+        vm_free_detached(l.vm);
         safe_close(l.watchdog.fd);
         safe_close(l.tick.fd);
         safe_close(l.countdown.fd);

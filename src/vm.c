@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,20 +171,92 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
         }
 }
 
-void vm_free(struct vm *vm) {
+/* What an object holds of ours, once the VM that used it is gone. */
+static void object_release(struct vm_object *o) {
+        switch (o->kind) {
+        case VM_OBJECT_MEMORY:
+                munmap(o->memory.host, o->memory.length);
+                break;
+        case VM_OBJECT_IO_EVENT:
+                safe_close(o->io_event.fd);
+                break;
+        case VM_OBJECT_IRQ_EVENT:
+                safe_close(o->irq_event.fd);
+                safe_close(o->irq_event.resample_fd);
+                break;
+        }
+}
+
+/* The last close of the VM fd, in a grandchild that holds nothing else:
+ * the kernel's release of the VM's irq events takes an SRCU grace period
+ * for each one (the resamplers), about 8 ms apiece on an emulated host, so
+ * a thousand held vmlaunch's exit for seconds.  This is QEMU's
+ * async-teardown idea: the exit does not wait for the kernel's cleanup.
+ * The fork is cheap (guest memory is a shared mapping: no page tables are
+ * copied), and the grandchild only makes raw syscalls. */
+static void close_detached(int vm_fd) {
+        int gate[2], status;
+        pid_t pid = -1;
+
+        /* The grandchild's close must be the last: it waits for EOF on
+         * `gate`, whose write ends go only after every other copy of the
+         * VM fd, ours and the middle child's. */
+        if (vm_fd > 2 && pipe2(gate, O_CLOEXEC) == 0) {
+                if (gate[0] > 2)
+                        pid = fork();
+                if (pid == 0) {
+                        sigset_t all;
+                        char c;
+
+                        sigfillset(&all);
+                        sigprocmask(SIG_SETMASK, &all, NULL);
+                        if (fork() == 0) {
+                                setsid();
+                                close(gate[1]);
+                                if (dup2(gate[0], 0) < 0 || dup2(vm_fd, 1) < 0)
+                                        _exit(1);
+                                close_range(2, ~0u, 0);
+                                while (read(0, &c, 1) < 0 && errno == EINTR)
+                                        ;
+                                close(1);
+                                _exit(0);
+                        }
+                        close(vm_fd);
+                        _exit(0);
+                }
+                close(vm_fd);
+                close(gate[1]);
+                close(gate[0]);
+                while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+                return;
+        }
+        /* No fork: this close is the last, and waits. */
+        close(vm_fd);
+}
+
+static void vm_free_full(struct vm *vm, bool detached) {
         if (!vm)
                 return;
-        /* Reverse order of creation: objects, vCPUs, VM, fds. */
-        while (vm->n_objects > 0)
-                object_teardown(vm, &vm->objects[--vm->n_objects]);
-        free(vm->objects);
+        /* Reverse order of creation: vCPUs, VM, the objects' memory and
+         * fds.  The objects are not removed from KVM one by one: the VM's
+         * release drops them all, and one by one costs a grace period each
+         * (KVM_IRQFD and KVM_IOEVENTFD deassigns synchronize SRCU), which
+         * for a thousand irq events held the exit for seconds. */
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 vcpu_free(vm->vcpus[i]);
         free(vm->vcpus);
+        if (detached && vm->kvm.vm_fd >= 0) {
+                close_detached(vm->kvm.vm_fd);
+                vm->kvm.vm_fd = -1;
+        }
+        kvm_close(&vm->kvm);
+        while (vm->n_objects > 0)
+                object_release(&vm->objects[--vm->n_objects]);
+        free(vm->objects);
         free(vm->slot_used);
         range_set_clear(&vm->ranges[0]);
         range_set_clear(&vm->ranges[1]);
-        kvm_close(&vm->kvm);
         if (vm->lanes)
                 munmap(vm->lanes, (size_t)vm->config->vcpus * LANE_SLOT_BYTES);
         safe_close(vm->lane_fd);
@@ -192,6 +266,14 @@ void vm_free(struct vm *vm) {
         pthread_mutex_destroy(&vm->barrier_lock);
         pthread_rwlock_destroy(&vm->lock);
         free(vm);
+}
+
+void vm_free(struct vm *vm) {
+        vm_free_full(vm, false);
+}
+
+void vm_free_detached(struct vm *vm) {
+        vm_free_full(vm, true);
 }
 
 int vm_irqchip(struct vm *vm) {

@@ -133,6 +133,12 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
 /* Tears everything down in reverse order.  The vCPU threads must have been
  * stopped with vm_stop_vcpus() first.  NULL is fine. */
 void vm_free(struct vm *vm);
+/* The same, but the kernel's release of the VM (its memory slots, ioevents
+ * and irq events: a grace period per irq event) finishes in a detached
+ * short-lived process instead of delaying the caller.  For the launcher,
+ * whose exit must not wait on it; the caller must hold no other reference
+ * to the VM's fd. */
+void vm_free_detached(struct vm *vm);
 
 /* The in-kernel irqchip and PIT, created on first use: by vm_start, or
  * by the first request that needs them (an irq line, irq routing, an irq
