@@ -467,23 +467,29 @@ const char *launcher_default_policy(const struct vm_config *c) {
 }
 
 /* vmlaunch's own fd table must hold what limits.* let a plugin make it
- * open: the soft limit goes up to the hard one, and a config that needs
- * more than that is refused before anything starts. */
-static int setup_own_nofile(struct launcher *l) {
+ * open: the soft limit goes up to the hard one first thing, and a config
+ * that needs more than that is refused before the plugin starts (checked
+ * once vm_new has checked vcpus against KVM's own limit). */
+static void raise_own_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static int check_own_nofile(struct launcher *l) {
         uint64_t need = vm_fds_needed(l->config);
         struct rlimit rl;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return 0;
-        if (rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
+        if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
                 set_result(l->res, EXIT_VM_CONFIG,
                            "config: %s: limits: connections + 2 x irq_events + 5 x vcpus + 128 = %llu fds, more "
                            "than vmlaunch's RLIMIT_NOFILE allows (%llu): lower them or raise the hard limit",
-                           l->config->path, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+                           l->config->path, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
                 return -EMFILE;
         }
         return 0;
@@ -510,9 +516,7 @@ static int setup(struct launcher *l) {
         int sv[2], r;
 
         signal(SIGPIPE, SIG_IGN);
-        r = setup_own_nofile(l);
-        if (r < 0)
-                return r;
+        raise_own_nofile();
         /* First: the jail's library listing runs an exec of the plugin's
          * ELF interpreter, which then overlaps everything up to the
          * plugin's spawn instead of delaying it. */
@@ -568,6 +572,9 @@ static int setup(struct launcher *l) {
                            strerror(-r));
                 return r;
         }
+        r = check_own_nofile(l);
+        if (r < 0)
+                return r;
         l->exit_ev.fd = l->vm->exit_fd;
         if ((r = watch(l, l->exit_ev.fd, &l->exit_ev.source)) < 0 ||
             (r = server_new(l->vm, l->epoll_fd, &l->server)) < 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <ftw.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -112,6 +113,7 @@ struct outcome {
         long count;
         int err;
         double ms;
+        long hard;              /* nofile: the hard limit */
         struct sample at_peak;
 };
 
@@ -140,6 +142,8 @@ static void attack(const char *mode, struct outcome *o) {
                 hostile_dump(&r);
         ck_assert_msg(p, "the plugin did not report");
         ck_assert_int_eq(sscanf(p + strlen(needle), "%ld errno=%d ms=%lf", &o->count, &o->err, &o->ms), 3);
+        if ((p = strstr(r.out, "limits: nofile hard=")))
+                sscanf(p, "limits: nofile hard=%ld", &o->hard);
         fprintf(stderr, "%s: count %ld, errno %d (%s), %.0f ms; vmlaunch then held %ld fds, %ld KiB RSS\n", mode,
                 o->count, o->err, strerror(o->err), o->ms, o->at_peak.fds, o->at_peak.rss_kib);
         ck_assert_msg(o->at_peak.fds > 0, "the hook did not run");
@@ -206,6 +210,99 @@ START_TEST(test_sparse_terabyte) {
 }
 END_TEST
 
+/* The plugin's RLIMIT_NOFILE is limits.nofile, soft and hard, although
+ * vmlaunch raised its own soft limit to its hard one. */
+START_TEST(test_plugin_nofile) {
+        struct outcome o;
+
+        attack("nofile", &o);
+        ck_assert_int_eq(o.count, CONFIG_LIMIT_NOFILE_DEFAULT);
+        ck_assert_int_eq(o.hard, CONFIG_LIMIT_NOFILE_DEFAULT);
+}
+END_TEST
+
+/* A hard RLIMIT_NOFILE too small for the caps is a config error (exit 2)
+ * that says what is needed, before anything starts. */
+START_TEST(test_own_nofile_too_small) {
+        struct rlimit rl = { 512, 512 };
+        struct vmrun r;
+        struct vmrun_opts opts = { .timeout_s = 30 };
+
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);     /* this test's process only */
+        opts.config = hostile_config(hostile_plugin("limits_attack"), "\"nofile\"", "");
+        vmrun(&opts, &r);
+        if (r.status != 2)
+                hostile_dump(&r);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_ptr_nonnull(strstr(r.err, "RLIMIT_NOFILE"));
+        vmrun_free(&r);
+}
+END_TEST
+
+static void kill_now(int pid, void *arg) {
+        *(int *)arg = pid;
+        kill(pid, SIGKILL);
+}
+
+/* A vmlaunch killed by SIGKILL leaves no cgroup: its keeper removes it. */
+START_TEST(test_sigkill_leaves_no_group) {
+        struct vmrun r;
+        int pid = 0;
+        struct vmrun_opts opts = {
+                .timeout_s = 60,
+                .hook_when = "limits: sparse count=",
+                .hook = kill_now,
+                .hook_arg = &pid,
+        };
+        bool left = true;
+
+        opts.config = hostile_config(hostile_plugin("limits_attack"), "\"sparse\"", "");
+        vmrun(&opts, &r);
+        ck_assert_int_eq(r.status, 128 + SIGKILL);
+        ck_assert_int_gt(pid, 0);
+        for (int i = 0; i < 40 && left; i++) {
+                left = group_left_behind(pid);
+                if (left)
+                        usleep(50 * 1000);
+        }
+        ck_assert_msg(!left, "vmlaunch-%d is still there 2 s after vmlaunch was killed", pid);
+        vmrun_free(&r);
+}
+END_TEST
+
+/* limits.memory_mib: a memfd hog is stopped by the cgroup's memory limit
+ * (the kernel's OOM killer, inside the group), and vmlaunch reports the
+ * crash.  Needs the limits group's parser (another branch): until it is
+ * merged the key is unknown (exit 2), and the case says so and passes,
+ * except under CI=true. */
+START_TEST(test_memfd_hog) {
+        struct vmrun r;
+        struct vmrun_opts opts = { .timeout_s = 120 };
+        const char *p, *last = NULL;
+        long mib = 0;
+
+        opts.config = hostile_config(hostile_plugin("limits_attack"), "\"memfd\"", "limits = { memory_mib = 64; };");
+        vmrun(&opts, &r);
+        if (r.status == 2 && strstr(r.err, "memory_mib")) {
+                fprintf(stderr, "memfd hog: limits.memory_mib is not parsed yet: not run\n");
+                ck_assert_msg(!test_ci_strict(), "limits.memory_mib is not parsed");
+                vmrun_free(&r);
+                return;
+        }
+        for (p = r.out; (p = strstr(p, "limits: memfd holds ")); p++)
+                last = p;
+        if (last)
+                sscanf(last, "limits: memfd holds %ld MiB", &mib);
+        fprintf(stderr, "memfd: the plugin held %ld MiB at most; status %d\n", mib, r.status);
+        if (r.status != 33)
+                hostile_dump(&r);
+        ck_assert_int_eq(r.status, 33);
+        ck_assert_ptr_nonnull(strstr(r.out, "SIGKILL"));
+        ck_assert_int_lt(mib, 64);
+        vmrun_free(&r);
+}
+END_TEST
+
 /* The QEMU guest the kvm tests run in mounts no cgroup at all; the tasks
  * limit needs one.  A machine with a hierarchy visible keeps its own. */
 static void ensure_cgroup(void) {
@@ -234,6 +331,10 @@ int main(void) {
         tcase_add_test(tc, test_connection_flood);
         tcase_add_test(tc, test_range_flood);
         tcase_add_test(tc, test_sparse_terabyte);
+        tcase_add_test(tc, test_plugin_nofile);
+        tcase_add_test(tc, test_own_nofile_too_small);
+        tcase_add_test(tc, test_sigkill_leaves_no_group);
+        tcase_add_test(tc, test_memfd_hog);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

@@ -8,8 +8,11 @@
  *   conn     crosvm_new_connection until an error (limits.connections)
  *   range    1-port ranges until an error (limits.ranges)
  *   sparse   one sparse 1 TiB dirty-logged region (limits.guest_memory_mib)
- *   memfd    memfd pages until an allocation fails or the kernel kills us
- *            (the cgroup's memory limit); prints progress every 16 MiB */
+ *   memfd    after the start: memfd pages until an allocation fails or the
+ *            kernel kills us (the cgroup's memory limit), with progress
+ *            every 8 MiB ("limits: memfd holds N MiB")
+ *   nofile   nothing spent: count is RLIMIT_NOFILE's soft limit, and a line
+ *            "limits: nofile hard=N" follows */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,7 +112,7 @@ static int memfd(long *count) {
                 memset(p, 1, chunk);
                 munmap(p, chunk);
                 (*count)++;
-                if (*count % 16 == 0) {
+                if (*count % 8 == 0) {
                         fprintf(stderr, "limits: memfd holds %ld MiB\n", *count);
                         fflush(stderr);
                 }
@@ -140,13 +144,21 @@ int main(int argc, char **argv) {
                 r = ranges(c, &count);
         else if (strcmp(mode, "sparse") == 0)
                 r = sparse(c, &count);
-        else if (strcmp(mode, "memfd") == 0)
+        else if (strcmp(mode, "memfd") == 0) {
+                if (crosvm_start(c) < 0)
+                        return 1;
                 r = memfd(&count);
-        else
+        } else if (strcmp(mode, "nofile") == 0) {
+                struct rlimit rl;
+
+                r = getrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+                count = (long)rl.rlim_cur;
+                fprintf(stderr, "limits: nofile hard=%ld\n", (long)rl.rlim_max);
+        } else
                 return 2;
         fprintf(stderr, "limits: %s count=%ld errno=%d ms=%.0f\n", mode, count, -r, now_ms() - t);
         fflush(stderr);
-        if (crosvm_start(c) < 0) {
+        if (strcmp(mode, "memfd") != 0 && crosvm_start(c) < 0) {
                 fprintf(stderr, "limits: crosvm_start failed\n");
                 return 1;
         }
