@@ -13,6 +13,7 @@
 #include "config.h"
 #include "jail.h"
 #include "lane.h"
+#include "log.h"
 #include "util.h"
 
 extern char **environ;
@@ -177,15 +178,17 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
                 rep_wr = safe_close(rep_wr);
                 sync_rd = safe_close(sync_rd);
                 r = p->before_release ? p->before_release(pid, p->before_release_data) : 0;
-                if (r < 0 || write(sync_wr, "x", 1) != 1) {
+                if (r < 0) {
                         int status;
 
-                        r = r < 0 ? r : negative_errno();
                         kill(pid, SIGKILL);
                         waitpid(pid, &status, 0);
                         snprintf(errbuf, errlen, "placing the plugin before its exec: %s", strerror(-r));
                         return r;
                 }
+                /* A child that died already has said why in the report. */
+                if (write(sync_wr, "x", 1) != 1)
+                        log_debug("releasing the plugin: %m");
                 do
                         n = read(rep_rd, &e, sizeof(e));
                 while (n < 0 && errno == EINTR);
