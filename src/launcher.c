@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "jail.h"
 #include "log.h"
 #include "loop.h"
@@ -55,6 +57,7 @@ struct launcher {
         const struct sock_fprog *seccomp;       /* &seccomp_prog, or NULL */
         struct tap tap;
         struct jail_libs *libs;         /* the plugin's library listing, running early; or NULL */
+        struct cgroup *cgroup;          /* the plugin's tasks and memory; or NULL */
         int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
         struct fd_source notify;        /* the plugin's seccomp listener (borrowed), or -1 */
         bool violation;                 /* a notification came: the plugin was killed for it */
@@ -545,6 +548,55 @@ const char *launcher_default_policy(const struct vm_config *c) {
         return VMLAUNCH_POLICY_SOURCE;
 }
 
+/* vmlaunch's own fd table must hold what limits.* let a plugin make it
+ * open: the soft limit goes up to the hard one first thing, and a config
+ * that needs more than that is refused before the plugin starts (checked
+ * once vm_new has checked vcpus against KVM's own limit). */
+static void raise_own_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static int check_own_nofile(struct launcher *l) {
+        uint64_t need = vm_fds_needed(l->config);
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
+                set_result(l->res, EXIT_VM_CONFIG,
+                           "config: %s: limits: connections + 2 x irq_events + 5 x vcpus + 128 = %llu fds, more "
+                           "than vmlaunch's RLIMIT_NOFILE allows (%llu): lower them or raise the hard limit",
+                           l->config->path, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+                return -EMFILE;
+        }
+        return 0;
+}
+
+/* Before the plugin is released to exec: its cgroup and its fd limit. */
+static int place_plugin(pid_t pid, void *userdata, char *errbuf, size_t errlen) {
+        struct launcher *l = userdata;
+        struct rlimit rl = { .rlim_cur = l->config->limits.nofile, .rlim_max = l->config->limits.nofile };
+        int r;
+
+        r = cgroup_attach(l->cgroup, pid);
+        if (r < 0) {
+                snprintf(errbuf, errlen, "placing the plugin in its cgroup: %s", strerror(-r));
+                return r;
+        }
+        if (prlimit(pid, RLIMIT_NOFILE, &rl, NULL) < 0) {
+                r = -errno;
+                snprintf(errbuf, errlen, "setting the plugin's RLIMIT_NOFILE to %u: %s", l->config->limits.nofile,
+                         strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 static int setup(struct launcher *l) {
         const struct vm_config *c = l->config;
         _cleanup_close_ int plugin_end = -1;
@@ -554,6 +606,7 @@ static int setup(struct launcher *l) {
         int sv[2], r;
 
         signal(SIGPIPE, SIG_IGN);
+        raise_own_nofile();
         /* First: the jail's library listing runs an exec of the plugin's
          * ELF interpreter, which then overlaps everything up to the
          * plugin's spawn instead of delaying it. */
@@ -609,6 +662,9 @@ static int setup(struct launcher *l) {
                            strerror(-r));
                 return r;
         }
+        r = check_own_nofile(l);
+        if (r < 0)
+                return r;
         l->exit_ev.fd = l->vm->exit_fd;
         if ((r = watch(l, l->exit_ev.fd, &l->exit_ev.source)) < 0 ||
             (r = server_new(l->vm, l->epoll_fd, &l->server)) < 0) {
@@ -637,6 +693,18 @@ static int setup(struct launcher *l) {
                         log_debug("no kernel log (%s): a seccomp kill will not name its syscall",
                                   strerror(-l->kmsg_fd));
         }
+
+        r = cgroup_new(c, &l->cgroup, errbuf, sizeof(errbuf));
+        if (r < 0) {
+                set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);
+                return r;
+        }
+        if (errbuf[0])
+                log_warning("%s", errbuf);
+        for (size_t i = 0; cgroup_path(l->cgroup, i, &step); i++)
+                log_debug("limits: the plugin's %s cgroup is %s", step, cgroup_path(l->cgroup, i, NULL));
+        l->plugin.before_release = place_plugin;
+        l->plugin.before_release_data = l;
 
         /* The plugin starts before any vCPU thread exists. */
         r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, l->libs, &l->plugin, errbuf, sizeof(errbuf));
@@ -741,12 +809,17 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                         decide_result(&l);
         }
         jail_libs_free(l.libs);
+        /* After the reap: what the plugin left running in its group dies
+         * with the group. */
+        r = cgroup_remove(l.cgroup);
+        if (r < 0)
+                log_warning("limits: removing the plugin's cgroup: %s", strerror(-r));
         plugin_close(&l.plugin);
         server_free(l.server);
         tap_close(&l.tap);
         safe_close(l.kmsg_fd);
         seccomp_policy_free(&l.seccomp_prog);
-        vm_free(l.vm);
+        vm_free_detached(l.vm);
         safe_close(l.watchdog.fd);
         safe_close(l.tick.fd);
         safe_close(l.countdown.fd);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "jail.h"
 #include "lane.h"
+#include "log.h"
 #include "util.h"
 
 /* True for "NAME=..." where NAME is one of the variables vmlaunch sets. */
@@ -29,8 +30,10 @@ static bool protocol_variable(const char *entry) {
 /* The child between fork and exec: only async-signal-safe calls, no
  * allocation.  Any failure is written to `err_wr` as an int errno. */
 _Noreturn static void child(const char *path, char *const argv[], char *const envp[], int null_fd,
-                            int out_wr, int err_wr, int sock_fd, int lane_fd, int report_fd, pid_t parent) {
+                            int out_wr, int err_wr, int sock_fd, int lane_fd, int report_fd, int sync_fd,
+                            pid_t parent) {
         sigset_t all;
+        char go;
         int e;
 
         /* Die with the launcher, so a crashed vmlaunch leaves no plugin. */
@@ -51,6 +54,12 @@ _Noreturn static void child(const char *path, char *const argv[], char *const en
         /* The fds the plugin inherits beyond 0-2, at their own numbers. */
         if (fcntl(sock_fd, F_SETFD, 0) < 0 || (lane_fd >= 0 && fcntl(lane_fd, F_SETFD, 0) < 0))
                 goto fail;
+        /* No exec before the parent has placed us (cgroup, rlimits): EOF
+         * instead of the byte means it gave up on us. */
+        if (read(sync_fd, &go, 1) != 1) {
+                errno = ECANCELED;
+                goto fail;
+        }
         execve(path, argv, envp);
 fail:
         e = errno;
@@ -111,7 +120,7 @@ fail:
 int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
                  struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen) {
         _cleanup_close_ int null_fd = -1, out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
-        _cleanup_close_ int rep_rd = -1, rep_wr = -1;
+        _cleanup_close_ int rep_rd = -1, rep_wr = -1, sync_rd = -1, sync_wr = -1;
         _cleanup_free_ char **argv = NULL;
         _cleanup_free_ char **envp = NULL;
         char sock_env[32], poll_env[32], lane_env[32];
@@ -130,6 +139,9 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         if (pipe2(fds, O_CLOEXEC) < 0)
                 goto fail_fds;
         rep_rd = fds[0], rep_wr = fds[1];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                goto fail_fds;
+        sync_rd = fds[0], sync_wr = fds[1];
         if (fcntl(out_rd, F_SETFL, O_NONBLOCK) < 0 || fcntl(err_rd, F_SETFL, O_NONBLOCK) < 0)
                 goto fail_fds;
 
@@ -163,6 +175,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
                 r = build_jail(config, seccomp, libs, &p->jail, errbuf, errlen);
                 if (r < 0)
                         return r;
+                jail_set_before_release(p->jail, p->before_release, p->before_release_data);
                 r = jail_spawn(p->jail, config->plugin.path, argv, envp, &stdio, &pid, errbuf, errlen);
                 if (r < 0) {
                         jail_free(p->jail);
@@ -178,10 +191,23 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
                         return r;
                 }
                 if (pid == 0)
-                        child(config->plugin.path, argv, envp, null_fd, out_wr, err_wr, sock_fd, lane_fd, rep_wr, parent);
+                        child(config->plugin.path, argv, envp, null_fd, out_wr, err_wr, sock_fd, lane_fd, rep_wr,
+                              sync_rd, parent);
 
                 /* exec closes rep_wr on success: EOF means it ran. */
                 rep_wr = safe_close(rep_wr);
+                sync_rd = safe_close(sync_rd);
+                r = p->before_release ? p->before_release(pid, p->before_release_data, errbuf, errlen) : 0;
+                if (r < 0) {
+                        int status;
+
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        return r;
+                }
+                /* A child that died already has said why in the report. */
+                if (write(sync_wr, "x", 1) != 1)
+                        log_debug("releasing the plugin: %m");
                 do
                         n = read(rep_rd, &e, sizeof(e));
                 while (n < 0 && errno == EINTR);

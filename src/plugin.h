@@ -27,6 +27,11 @@ struct plugin {
         bool reaped;
         int wait_status;        /* as waitpid's, valid once reaped */
         struct jail *jail;      /* sandbox.enabled: freed (private root removed) by plugin_close */
+        /* Set by the caller before plugin_spawn(), or NULL: called with the
+         * child's pid before the child may exec (jailed or not), to place
+         * it in its cgroup and set its rlimits; < 0 fails the spawn. */
+        int (*before_release)(pid_t pid, void *userdata, char *errbuf, size_t errlen);
+        void *before_release_data;
 };
 
 #define PLUGIN_INIT { .pid = -1, .out_fd = -1, .err_fd = -1, .notify_fd = -1 }

@@ -394,6 +394,9 @@ static int handle_new_connection(struct server *s, struct reply *rp) {
         int sv[2];
         int r;
 
+        /* Each connection holds one of our fds and a slot here. */
+        if (server_n_connections(s) >= s->vm->config->limits.connections)
+                return -EMFILE;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
         r = server_add_connection(s, sv[0]);
@@ -575,10 +578,18 @@ void server_handle(struct server *s, struct server_conn *c) {
                 size_t len = main_response__get_packed_size(&rp.resp);
                 _cleanup_free_ uint8_t *out = NULL;
 
-                /* The library's receive buffer bounds every response. */
-                if (len > WIRE_MAIN_RESPONSE_MAX)
-                        r = -EMSGSIZE;
-                else if (!(out = malloc(len ? len : 1)))
+                /* The library's receive buffer bounds every response.  One
+                 * that would not fit is answered with E2BIG alone (no
+                 * payload, no fds): the plugin asked for too much, and the
+                 * connection stays. */
+                if (len > WIRE_MAIN_RESPONSE_MAX) {
+                        pb_main_response_set_errno(&rp.resp, E2BIG);
+                        rp.n_fds = 0;
+                        if (rp.resp.message_case != MAIN_RESPONSE__MESSAGE__NOT_SET)
+                                rp.resp.destroy = &rp.u.empty;
+                        len = main_response__get_packed_size(&rp.resp);
+                }
+                if (!(out = malloc(len ? len : 1)))
                         r = -ENOMEM;
                 else {
                         main_response__pack(&rp.resp, out);

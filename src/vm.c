@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,6 +133,8 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
                         log_warning("removing memory slot %u: %m", o->memory.slot);
                 munmap(o->memory.host, o->memory.length);
                 vm->slot_used[o->memory.slot] = 0;
+                vm->n_memory--;
+                vm->memory_bytes -= o->memory.length;
                 break;
         }
         case VM_OBJECT_IO_EVENT: {
@@ -147,6 +151,7 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
                 if (ioctl(vm->kvm.vm_fd, KVM_IOEVENTFD, &ioe) < 0)
                         log_warning("removing ioevent %u: %m", o->id);
                 safe_close(o->io_event.fd);
+                vm->n_events--;
                 break;
         }
         case VM_OBJECT_IRQ_EVENT: {
@@ -160,25 +165,98 @@ static void object_teardown(struct vm *vm, struct vm_object *o) {
                         log_warning("removing irq event %u: %m", o->id);
                 safe_close(o->irq_event.fd);
                 safe_close(o->irq_event.resample_fd);
+                vm->n_events--;
                 break;
         }
         }
 }
 
-void vm_free(struct vm *vm) {
+/* What an object holds of ours, once the VM that used it is gone. */
+static void object_release(struct vm_object *o) {
+        switch (o->kind) {
+        case VM_OBJECT_MEMORY:
+                munmap(o->memory.host, o->memory.length);
+                break;
+        case VM_OBJECT_IO_EVENT:
+                safe_close(o->io_event.fd);
+                break;
+        case VM_OBJECT_IRQ_EVENT:
+                safe_close(o->irq_event.fd);
+                safe_close(o->irq_event.resample_fd);
+                break;
+        }
+}
+
+/* The last close of the VM fd, in a grandchild that holds nothing else:
+ * the kernel's release of the VM's irq events takes an SRCU grace period
+ * for each one (the resamplers), about 8 ms apiece on an emulated host, so
+ * a thousand held vmlaunch's exit for seconds.  This is QEMU's
+ * async-teardown idea: the exit does not wait for the kernel's cleanup.
+ * The fork is cheap (guest memory is a shared mapping: no page tables are
+ * copied), and the grandchild only makes raw syscalls. */
+static void close_detached(int vm_fd) {
+        int gate[2], status;
+        pid_t pid = -1;
+
+        /* The grandchild's close must be the last: it waits for EOF on
+         * `gate`, whose write ends go only after every other copy of the
+         * VM fd, ours and the middle child's. */
+        if (vm_fd > 2 && pipe2(gate, O_CLOEXEC) == 0) {
+                if (gate[0] > 2)
+                        pid = fork();
+                if (pid == 0) {
+                        sigset_t all;
+                        char c;
+
+                        sigfillset(&all);
+                        sigprocmask(SIG_SETMASK, &all, NULL);
+                        if (fork() == 0) {
+                                setsid();
+                                close(gate[1]);
+                                if (dup2(gate[0], 0) < 0 || dup2(vm_fd, 1) < 0)
+                                        _exit(1);
+                                close_range(2, ~0u, 0);
+                                while (read(0, &c, 1) < 0 && errno == EINTR)
+                                        ;
+                                close(1);
+                                _exit(0);
+                        }
+                        close(vm_fd);
+                        _exit(0);
+                }
+                close(vm_fd);
+                close(gate[1]);
+                close(gate[0]);
+                while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+                return;
+        }
+        /* No fork: this close is the last, and waits. */
+        close(vm_fd);
+}
+
+static void vm_free_full(struct vm *vm, bool detached) {
         if (!vm)
                 return;
-        /* Reverse order of creation: objects, vCPUs, VM, fds. */
-        while (vm->n_objects > 0)
-                object_teardown(vm, &vm->objects[--vm->n_objects]);
-        free(vm->objects);
+        /* Reverse order of creation: vCPUs, VM, the objects' memory and
+         * fds.  The objects are not removed from KVM one by one: the VM's
+         * release drops them all, and one by one costs a grace period each
+         * (KVM_IRQFD and KVM_IOEVENTFD deassigns synchronize SRCU), which
+         * for a thousand irq events held the exit for seconds. */
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 vcpu_free(vm->vcpus[i]);
         free(vm->vcpus);
+        if (detached && vm->kvm.vm_fd >= 0) {
+                close_detached(vm->kvm.vm_fd);
+                vm->kvm.vm_fd = -1;
+        }
+        kvm_close(&vm->kvm);
+        while (vm->n_objects > 0)
+                object_release(&vm->objects[--vm->n_objects]);
+        free(vm->objects);
         free(vm->slot_used);
         range_set_clear(&vm->ranges[0]);
         range_set_clear(&vm->ranges[1]);
-        kvm_close(&vm->kvm);
         if (vm->lanes)
                 munmap(vm->lanes, (size_t)vm->config->vcpus * LANE_SLOT_BYTES);
         safe_close(vm->lane_fd);
@@ -188,6 +266,14 @@ void vm_free(struct vm *vm) {
         pthread_mutex_destroy(&vm->barrier_lock);
         pthread_rwlock_destroy(&vm->lock);
         free(vm);
+}
+
+void vm_free(struct vm *vm) {
+        vm_free_full(vm, false);
+}
+
+void vm_free_detached(struct vm *vm) {
+        vm_free_full(vm, true);
 }
 
 int vm_irqchip(struct vm *vm) {
@@ -352,6 +438,8 @@ static struct vm_object *object_add(struct vm *vm, uint32_t id, enum vm_object_k
 int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64_t start,
                      uint64_t length, bool read_only, bool dirty_log) {
         long page = sysconf(_SC_PAGESIZE);
+        uint64_t mib = vm->config->limits.guest_memory_mib;
+        uint64_t cap_bytes = mib > (UINT64_MAX >> 20) ? UINT64_MAX : mib << 20;
         struct kvm_userspace_memory_region reg;
         struct vm_object *o;
         struct stat st;
@@ -375,6 +463,13 @@ int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64
                 return -EINVAL;
         if (length == 0 || offset % (uint64_t)page || length % (uint64_t)page || start % (uint64_t)page)
                 return -EINVAL;
+        /* The caps come before anything is mapped: KVM sizes its per-slot
+         * tables (and a dirty bitmap) by the region's length, populated or
+         * not, and a sparse terabyte cost seconds and gigabytes of vmalloc. */
+        if (vm->n_memory >= vm->config->limits.memory_regions)
+                return -ENOSPC;
+        if (length > cap_bytes - vm->memory_bytes)
+                return -E2BIG;
         for (slot = 0; slot < vm->kvm.n_memslots && vm->slot_used[slot]; slot++)
                 ;
         if (slot == vm->kvm.n_memslots)
@@ -419,6 +514,8 @@ int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64
                 return -ENOMEM;
         }
         vm->slot_used[slot] = 1;
+        vm->n_memory++;
+        vm->memory_bytes += length;
         o->memory.slot = slot;
         o->memory.start = start;
         o->memory.length = length;
@@ -441,6 +538,8 @@ int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t addr
                 return -EINVAL;
         if (length > 0 && length < 8)
                 datamatch &= (UINT64_C(1) << (8 * length)) - 1;
+        if (vm->n_events >= vm->config->limits.irq_events)
+                return -EMFILE;
         fd = eventfd(0, EFD_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -465,6 +564,7 @@ int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t addr
         o->io_event.length = length;
         o->io_event.datamatch = ioe.datamatch;
         o->io_event.fd = TAKE_FD(fd);
+        vm->n_events++;
         *ret_fd = o->io_event.fd;
         return 0;
 }
@@ -477,6 +577,8 @@ int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, i
 
         if (vm_object_find(vm, id))
                 return -EEXIST;
+        if (vm->n_events >= vm->config->limits.irq_events)
+                return -EMFILE;
         r = vm_irqchip(vm);
         if (r < 0)
                 return r;
@@ -502,6 +604,7 @@ int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, i
         o->irq_event.gsi = gsi;
         o->irq_event.fd = TAKE_FD(fd);
         o->irq_event.resample_fd = TAKE_FD(rfd);
+        vm->n_events++;
         *ret_fd = o->irq_event.fd;
         *ret_resample_fd = o->irq_event.resample_fd;
         return 0;
@@ -530,6 +633,8 @@ int vm_dirty_log(struct vm *vm, uint32_t id, uint8_t **ret_bitmap, size_t *ret_l
                 return -ENOENT;
         pages = (o->memory.length + (uint64_t)sysconf(_SC_PAGESIZE) - 1) / (uint64_t)sysconf(_SC_PAGESIZE);
         len = (pages + 7) / 8;
+        if (len > VM_DIRTY_LOG_MAX)
+                return -E2BIG;
         /* KVM writes whole 64-bit words. */
         bitmap = calloc((len + 7) & ~(size_t)7, 1);
         if (!bitmap)
@@ -555,6 +660,8 @@ int vm_reserve_range(struct vm *vm, uint32_t space, uint64_t start, uint64_t len
         pthread_rwlock_wrlock(&vm->lock);
         if (length == 0)
                 r = range_set_remove(&vm->ranges[space], start);
+        else if (vm->ranges[0].n + vm->ranges[1].n >= vm->config->limits.ranges)
+                r = -ENOSPC;
         else
                 r = range_set_add(&vm->ranges[space], start, length, async_write);
         pthread_rwlock_unlock(&vm->lock);
@@ -570,4 +677,10 @@ int vm_set_hint(struct vm *vm, const struct vm_hint *hint) {
         vm->hint = *hint;
         pthread_rwlock_unlock(&vm->lock);
         return 0;
+}
+
+uint64_t vm_fds_needed(const struct vm_config *config) {
+        /* Per vCPU: the KVM fd and both ends of two pipes. */
+        return (uint64_t)config->limits.connections + 2u * (uint64_t)config->limits.irq_events +
+               5u * (uint64_t)config->vcpus + 128u;
 }

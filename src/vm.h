@@ -15,6 +15,7 @@
 #include "config.h"
 #include "kvm.h"
 #include "ranges.h"
+#include "wire.h"
 
 struct vcpu;
 
@@ -49,6 +50,16 @@ struct vm_object {
 };
 
 #define VM_MAX_HINT_DETAILS 32
+
+/* The largest dirty bitmap a main response carries: the wire's limit
+ * less room for the response's own fields (errno, case, lengths). */
+#define VM_DIRTY_LOG_MAX (WIRE_MAIN_RESPONSE_MAX - 64u)
+
+/* The fds vmlaunch may hold at once for one VM under config->limits:
+ * connections (one socket each), events (an irq event holds two), the
+ * vCPUs' pipes and KVM fds, and room for everything else (epoll, timers,
+ * the plugin's pipes, a tap, a request's fd in flight). */
+uint64_t vm_fds_needed(const struct vm_config *config);
 
 struct vm_hint_detail {
         bool match[4];          /* rax, rbx, rcx, rdx */
@@ -87,6 +98,10 @@ struct vm {
 
         struct vm_object *objects;
         size_t n_objects, cap_objects;
+        /* What the objects hold, against config->limits. */
+        unsigned n_memory;              /* memory regions */
+        uint64_t memory_bytes;          /* their total length */
+        unsigned n_events;              /* ioevents + irq events */
         uint8_t *slot_used;             /* one byte per KVM memory slot */
 
         int kill_fd;    /* the shutdown eventfd; dups go to the plugin */
@@ -118,6 +133,12 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
 /* Tears everything down in reverse order.  The vCPU threads must have been
  * stopped with vm_stop_vcpus() first.  NULL is fine. */
 void vm_free(struct vm *vm);
+/* The same, but the kernel's release of the VM (its memory slots, ioevents
+ * and irq events: a grace period per irq event) finishes in a detached
+ * short-lived process instead of delaying the caller.  For the launcher,
+ * whose exit must not wait on it; the caller must hold no other reference
+ * to the VM's fd. */
+void vm_free_detached(struct vm *vm);
 
 /* The in-kernel irqchip and PIT, created on first use: by vm_start, or
  * by the first request that needs them (an irq line, irq routing, an irq
@@ -147,7 +168,12 @@ void vm_set_stop_reason(struct vm *vm, enum vm_stop_reason reason, const char *f
  * for the vCPU to run (crosvm dropped it). */
 void vm_pause_vcpus(struct vm *vm, uint64_t mask, uint64_t user);
 
-/* Objects. */
+/* Objects.  Each kind has a cap from config->limits; over it the request
+ * fails and nothing is allocated: -ENOSPC past limits.memory_regions,
+ * -E2BIG past limits.guest_memory_mib (checked before KVM maps anything,
+ * so a huge sparse region costs no kernel memory), -EMFILE past
+ * limits.irq_events (ioevents and irq events together: each holds our
+ * fds). */
 struct vm_object *vm_object_find(struct vm *vm, uint32_t id);
 int vm_create_memory(struct vm *vm, uint32_t id, int fd, uint64_t offset, uint64_t start,
                      uint64_t length, bool read_only, bool dirty_log);
@@ -155,9 +181,12 @@ int vm_create_io_event(struct vm *vm, uint32_t id, uint32_t space, uint64_t addr
                        uint32_t length, uint64_t datamatch, int *ret_fd);
 int vm_create_irq_event(struct vm *vm, uint32_t id, uint32_t gsi, int *ret_fd, int *ret_resample_fd);
 int vm_destroy_object(struct vm *vm, uint32_t id);
-/* The dirty bitmap of a memory object: ceil(pages/8) bytes into buf. */
+/* The dirty bitmap of a memory object: ceil(pages/8) bytes into buf.
+ * -E2BIG, before allocating, if the bitmap would not fit in one main
+ * response (VM_DIRTY_LOG_MAX). */
 int vm_dirty_log(struct vm *vm, uint32_t id, uint8_t **ret_bitmap, size_t *ret_len);
 
-/* Reserved ranges (length 0 unreserves the range starting at start). */
+/* Reserved ranges (length 0 unreserves the range starting at start).
+ * -ENOSPC past limits.ranges (both spaces together). */
 int vm_reserve_range(struct vm *vm, uint32_t space, uint64_t start, uint64_t length, bool async_write);
 int vm_set_hint(struct vm *vm, const struct vm_hint *hint);

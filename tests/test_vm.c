@@ -1,15 +1,34 @@
 /* The VM core on its own, as the fuzzers and benchmarks embed it: no
  * launcher around it to set anything up first.  Needs /dev/kvm. */
+#include "pb.h"
+#include "pb_errno.h"
+
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "server.h"
 #include "test_util.h"
 #include "vm.h"
+#include "wire.h"
 
-static struct vm_config config = { .vcpus = 2, .kvm_device = (char *)"/dev/kvm" };
+#define LIMITS_DEFAULT                                                                                         \
+        {                                                                                                      \
+                .tasks = CONFIG_LIMIT_TASKS_DEFAULT, .nofile = CONFIG_LIMIT_NOFILE_DEFAULT,                    \
+                .connections = CONFIG_LIMIT_CONNECTIONS_DEFAULT,                                               \
+                .memory_regions = CONFIG_LIMIT_MEMORY_REGIONS_DEFAULT,                                         \
+                .guest_memory_mib = CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT, .ranges = CONFIG_LIMIT_RANGES_DEFAULT, \
+                .irq_events = CONFIG_LIMIT_IRQ_EVENTS_DEFAULT,                                                 \
+        }
+
+static struct vm_config config = { .vcpus = 2, .kvm_device = (char *)"/dev/kvm", .limits = LIMITS_DEFAULT };
 
 /* PauseVcpus after Start kicks the vCPU threads with a real-time signal.
  * The core installs its handler itself: with the default action, the
@@ -51,6 +70,188 @@ START_TEST(test_irqchip_made_late_and_once) {
 }
 END_TEST
 
+/* A sealed memfd of `size` bytes (sparse). */
+static int memfd_of(uint64_t size) {
+        int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+        return fd;
+}
+
+static struct vm *new_vm(const struct vm_config *c) {
+        struct vm *vm = NULL;
+        const char *step = NULL;
+        int r = vm_new(c, &vm, &step);
+
+        ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
+        return vm;
+}
+
+static double now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* limits.memory_regions (ENOSPC) and limits.guest_memory_mib (E2BIG):
+ * slots freed by Destroy count again. */
+START_TEST(test_memory_caps) {
+        struct vm_config c = config;
+        struct vm *vm;
+        int fd = memfd_of(8u << 20);
+
+        c.limits.memory_regions = 2;
+        c.limits.guest_memory_mib = 3;
+        vm = new_vm(&c);
+        ck_assert_int_eq(vm_create_memory(vm, 1, fd, 0, 0, 1u << 20, false, false), 0);
+        ck_assert_int_eq(vm_create_memory(vm, 2, fd, 1u << 20, 1u << 20, 1u << 20, false, false), 0);
+        ck_assert_int_eq(vm_create_memory(vm, 3, fd, 2u << 20, 2u << 20, 1u << 20, false, false), -ENOSPC);
+        ck_assert_int_eq(vm_destroy_object(vm, 2), 0);
+        ck_assert_int_eq(vm_create_memory(vm, 3, fd, 2u << 20, 2u << 20, 4u << 20, false, false), -E2BIG);
+        ck_assert_int_eq(vm_create_memory(vm, 3, fd, 2u << 20, 2u << 20, 2u << 20, false, false), 0);
+        ck_assert_int_eq(vm->n_memory, 2);
+        ck_assert_uint_eq(vm->memory_bytes, 3u << 20);
+        close(fd);
+        vm_free(vm);
+}
+END_TEST
+
+/* A sparse terabyte with dirty logging: refused by the default
+ * guest_memory_mib before KVM sizes anything for it (it took 2.7 GB of
+ * vmalloc and 5 s). */
+START_TEST(test_sparse_terabyte_refused_at_once) {
+        struct vm *vm = new_vm(&config);
+        int fd = memfd_of(UINT64_C(1) << 40);
+        double t = now_s();
+
+        ck_assert_int_eq(vm_create_memory(vm, 1, fd, 0, 0, UINT64_C(1) << 40, false, true), -E2BIG);
+        ck_assert_msg(now_s() - t < 0.1, "took %.3f s", now_s() - t);
+        close(fd);
+        vm_free(vm);
+}
+END_TEST
+
+/* limits.irq_events covers ioevents and irq events together (EMFILE). */
+START_TEST(test_event_cap) {
+        struct vm_config c = config;
+        struct vm *vm;
+        int fd, rfd;
+
+        c.limits.irq_events = 3;
+        vm = new_vm(&c);
+        ck_assert_int_eq(vm_create_io_event(vm, 1, ADDRESS_SPACE__IOPORT, 0x100, 1, 0, &fd), 0);
+        ck_assert_int_eq(vm_create_irq_event(vm, 2, 5, &fd, &rfd), 0);
+        ck_assert_int_eq(vm_create_irq_event(vm, 3, 6, &fd, &rfd), 0);
+        ck_assert_int_eq(vm_create_irq_event(vm, 4, 7, &fd, &rfd), -EMFILE);
+        ck_assert_int_eq(vm_create_io_event(vm, 4, ADDRESS_SPACE__IOPORT, 0x200, 1, 0, &fd), -EMFILE);
+        ck_assert_int_eq(vm_destroy_object(vm, 1), 0);
+        ck_assert_int_eq(vm_create_io_event(vm, 4, ADDRESS_SPACE__IOPORT, 0x200, 1, 0, &fd), 0);
+        vm_free(vm);
+}
+END_TEST
+
+/* limits.ranges covers both address spaces (ENOSPC); unreserving frees. */
+START_TEST(test_range_cap) {
+        struct vm_config c = config;
+        struct vm *vm;
+
+        c.limits.ranges = 3;
+        vm = new_vm(&c);
+        ck_assert_int_eq(vm_reserve_range(vm, ADDRESS_SPACE__IOPORT, 0x10, 1, false), 0);
+        ck_assert_int_eq(vm_reserve_range(vm, ADDRESS_SPACE__IOPORT, 0x20, 1, false), 0);
+        ck_assert_int_eq(vm_reserve_range(vm, ADDRESS_SPACE__MMIO, 0x1000, 1, false), 0);
+        ck_assert_int_eq(vm_reserve_range(vm, ADDRESS_SPACE__MMIO, 0x2000, 1, false), -ENOSPC);
+        ck_assert_int_eq(vm_reserve_range(vm, ADDRESS_SPACE__IOPORT, 0x20, 0, false), 0);
+        ck_assert_int_eq(vm_reserve_range(vm, ADDRESS_SPACE__MMIO, 0x2000, 1, false), 0);
+        vm_free(vm);
+}
+END_TEST
+
+/* One request through the server: the response's errno, and its fds. */
+static int request(struct server *s, int epfd, int peer, const MainRequest *req, int send_fd, int *fds,
+                   size_t *n_fds) {
+        uint8_t buf[WIRE_MAIN_RESPONSE_MAX];
+        struct epoll_event ev;
+        MainResponse *resp;
+        ssize_t n;
+        int e;
+
+        n = (ssize_t)main_request__pack(req, buf);
+        ck_assert_int_eq(wire_send(peer, buf, (size_t)n, &send_fd, send_fd >= 0), 0);
+        ck_assert_int_eq(epoll_wait(epfd, &ev, 1, 1000), 1);
+        server_handle(s, ev.data.ptr);
+        n = wire_recv(peer, buf, sizeof(buf), fds, WIRE_MAX_FDS, n_fds);
+        ck_assert_msg(n > 0, "no response: %s", n < 0 ? strerror((int)-n) : "EOF");
+        resp = main_response__unpack(NULL, (size_t)n, buf);
+        ck_assert_ptr_nonnull(resp);
+        e = pb_main_response_get_errno(resp);
+        main_response__free_unpacked(resp, NULL);
+        return e;
+}
+
+/* A dirty bitmap too large for one response is an E2BIG answer, and the
+ * connection stays (it was dropped); NewConnection stops at
+ * limits.connections with EMFILE. */
+START_TEST(test_server_dirty_log_and_connections) {
+        struct vm_config c = config;
+        MainRequest req = MAIN_REQUEST__INIT;
+        MainRequest__Create create = MAIN_REQUEST__CREATE__INIT;
+        MainRequest__Create__Memory mem = MAIN_REQUEST__CREATE__MEMORY__INIT;
+        MainRequest__MemoryDirtyLog dl = MAIN_REQUEST__MEMORY_DIRTY_LOG__INIT;
+        MainRequest__NewConnection nc = MAIN_REQUEST__NEW_CONNECTION__INIT;
+        uint64_t size = UINT64_C(9) << 30;  /* 2.4 M pages: a 288 KiB bitmap */
+        struct server *s = NULL;
+        struct vm *vm;
+        int sv[2], epfd, fd, fds[WIRE_MAX_FDS], conns[8];
+        size_t n_fds = 0, n_conns = 0;
+
+        c.limits.connections = 3;
+        vm = new_vm(&c);
+        epfd = epoll_create1(EPOLL_CLOEXEC);
+        ck_assert_int_eq(server_new(vm, epfd, &s), 0);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        ck_assert_int_eq(server_add_connection(s, sv[0]), 0);
+        fd = memfd_of(size);
+
+        mem.start = 0;
+        mem.length = size;
+        mem.dirty_log = true;
+        create.id = 7;
+        create.constructor_case = MAIN_REQUEST__CREATE__CONSTRUCTOR_MEMORY;
+        create.memory = &mem;
+        req.message_case = MAIN_REQUEST__MESSAGE_CREATE;
+        req.create = &create;
+        ck_assert_int_eq(request(s, epfd, sv[1], &req, fd, fds, &n_fds), 0);
+        dl.id = 7;
+        req.message_case = MAIN_REQUEST__MESSAGE_DIRTY_LOG;
+        req.dirty_log = &dl;
+        ck_assert_int_eq(request(s, epfd, sv[1], &req, -1, fds, &n_fds), E2BIG);
+        ck_assert_uint_eq(server_n_connections(s), 1);
+
+        req.message_case = MAIN_REQUEST__MESSAGE_NEW_CONNECTION;
+        req.new_connection = &nc;
+        for (int i = 0; i < 2; i++) {
+                ck_assert_int_eq(request(s, epfd, sv[1], &req, -1, fds, &n_fds), 0);
+                ck_assert_uint_eq(n_fds, 1);
+                conns[n_conns++] = fds[0];
+        }
+        ck_assert_int_eq(request(s, epfd, sv[1], &req, -1, fds, &n_fds), EMFILE);
+        ck_assert_uint_eq(n_fds, 0);
+        ck_assert_uint_eq(server_n_connections(s), 3);
+
+        for (size_t i = 0; i < n_conns; i++)
+                close(conns[i]);
+        close(sv[1]);
+        close(fd);
+        server_free(s);
+        close(epfd);
+        vm_free(vm);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("vm");
         TCase *tc = tcase_create("core");
@@ -58,6 +259,11 @@ int main(void) {
         test_require(test_have_kvm(), "/dev/kvm");
         tcase_add_test(tc, test_pause_after_start_in_a_bare_process);
         tcase_add_test(tc, test_irqchip_made_late_and_once);
+        tcase_add_test(tc, test_memory_caps);
+        tcase_add_test(tc, test_sparse_terabyte_refused_at_once);
+        tcase_add_test(tc, test_event_cap);
+        tcase_add_test(tc, test_range_cap);
+        tcase_add_test(tc, test_server_dirty_log_and_connections);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

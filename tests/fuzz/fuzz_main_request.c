@@ -20,7 +20,14 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vm_config config = { .vcpus = 2, .kvm_device = (char *)"/dev/kvm" };
+/* The limits config_load would give: a zero cap refuses everything. */
+static struct vm_config config = { .vcpus = 2, .kvm_device = (char *)"/dev/kvm",
+                                  .limits = { .tasks = CONFIG_LIMIT_TASKS_DEFAULT, .nofile = CONFIG_LIMIT_NOFILE_DEFAULT,
+                                           .connections = CONFIG_LIMIT_CONNECTIONS_DEFAULT,
+                                           .memory_regions = CONFIG_LIMIT_MEMORY_REGIONS_DEFAULT,
+                                           .guest_memory_mib = CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT,
+                                           .ranges = CONFIG_LIMIT_RANGES_DEFAULT,
+                                           .irq_events = CONFIG_LIMIT_IRQ_EVENTS_DEFAULT } };
 static struct vm *vm;
 static struct server *srv;
 static int epoll_fd = -1;
