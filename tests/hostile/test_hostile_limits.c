@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -272,9 +271,7 @@ END_TEST
 
 /* limits.memory_mib: a memfd hog is stopped by the cgroup's memory limit
  * (the kernel's OOM killer, inside the group), and vmlaunch reports the
- * crash.  Needs the limits group's parser (another branch): until it is
- * merged the key is unknown (exit 2), and the case says so and passes,
- * except under CI=true. */
+ * crash. */
 START_TEST(test_memfd_hog) {
         struct vmrun r;
         struct vmrun_opts opts = { .timeout_s = 120 };
@@ -283,12 +280,6 @@ START_TEST(test_memfd_hog) {
 
         opts.config = hostile_config(hostile_plugin("limits_attack"), "\"memfd\"", "limits = { memory_mib = 64; };");
         vmrun(&opts, &r);
-        if (r.status == 2 && strstr(r.err, "limits") && strstr(r.err, "unknown key")) {
-                fprintf(stderr, "memfd hog: limits.memory_mib is not parsed yet: not run\n");
-                ck_assert_msg(!test_ci_strict(), "limits.memory_mib is not parsed");
-                vmrun_free(&r);
-                return;
-        }
         for (p = r.out; (p = strstr(p, "limits: memfd holds ")); p++)
                 last = p;
         if (last)
@@ -303,28 +294,12 @@ START_TEST(test_memfd_hog) {
 }
 END_TEST
 
-/* The QEMU guest the kvm tests run in mounts no cgroup at all; the tasks
- * limit needs one.  A machine with a hierarchy visible keeps its own. */
-static void ensure_cgroup(void) {
-        FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[256];
-        bool any = false;
-
-        if (f) {
-                any = fgets(line, sizeof(line), f) != NULL;
-                fclose(f);
-        }
-        if (!any && mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL) < 0)
-                fprintf(stderr, "mounting cgroup2 on /sys/fs/cgroup: %s\n", strerror(errno));
-}
-
 int main(void) {
         Suite *s = suite_create("hostile_limits");
         TCase *tc = tcase_create("limits");
 
         test_require(test_have_kvm(), "/dev/kvm");
         test_require(test_is_root(), "root");
-        ensure_cgroup();
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_thread_bomb);
         tcase_add_test(tc, test_irq_event_flood);
