@@ -59,7 +59,6 @@ struct launcher {
         struct sock_fprog seccomp_prog;         /* compiled policy; len 0: none */
         const struct sock_fprog *seccomp;       /* &seccomp_prog, or NULL */
         struct tap tap;
-        struct jail_libs *libs;         /* the plugin's library listing, running early; or NULL */
         int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
 
         bool stopping;
@@ -472,13 +471,6 @@ static int setup(struct launcher *l) {
         int sv[2], r;
 
         signal(SIGPIPE, SIG_IGN);
-        /* First: the jail's library listing runs an exec of the plugin's
-         * ELF interpreter, which then overlaps everything up to the
-         * plugin's spawn instead of delaying it. */
-        if (c->sandbox.enabled && jail_libs_start(c->plugin.path, &l->libs) < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: listing the plugin's libraries: %s", strerror(ENOMEM));
-                return -ENOMEM;
-        }
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
@@ -557,8 +549,7 @@ static int setup(struct launcher *l) {
         }
 
         /* The plugin starts before any vCPU thread exists. */
-        r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, l->libs, &l->plugin, errbuf, sizeof(errbuf));
-        jail_libs_free(TAKE_PTR(l->libs));
+        r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, &l->plugin, errbuf, sizeof(errbuf));
         if (r < 0) {
                 set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);
                 snprintf(l->res->plugin_status, sizeof(l->res->plugin_status), "not started");
@@ -647,7 +638,6 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 else if (WIFSIGNALED(l.plugin.wait_status) || WIFEXITED(l.plugin.wait_status))
                         decide_result(&l);
         }
-        jail_libs_free(l.libs);
         plugin_close(&l.plugin);
         server_free(l.server);
         tap_close(&l.tap);
