@@ -254,6 +254,14 @@ static int read_string(Elf *e, uint64_t off, uint64_t avail, char **ret) {
         }
 }
 
+/* String `idx` of the dynamic string table (`strsz` bytes at file
+ * offset `str_off`). */
+static int read_dynstr(Elf *e, uint64_t str_off, uint64_t strsz, uint64_t idx, char **ret) {
+        return idx < strsz ? read_string(e, str_off + idx, strsz - idx, ret) : -EINVAL;
+}
+
+static const char bad_string[] = "is outside its string table, unterminated or too long";
+
 static int read_header(Elf *e, struct elfdeps_object *o, char *errbuf, size_t errlen) {
         GElf_Ehdr eh;
 
@@ -362,41 +370,22 @@ static int read_dynamic(Elf *e, struct elfdeps_object *o, char *errbuf, size_t e
                 return -ENOMEM;
         for (size_t i = 0; i < n && o->n_needed < n_needed; i++) {
                 GElf_Dyn dyn;
-                char **slot;
 
                 if (!gelf_getdyn(d, (int)i, &dyn))
                         return fail(errbuf, errlen, -EINVAL, "its dynamic segment cannot be read");
-                if (dyn.d_tag == DT_NULL)
-                        break;
                 if (dyn.d_tag != DT_NEEDED)
                         continue;
-                slot = &o->needed[o->n_needed];
-                if (dyn.d_un.d_val >= strsz || (r = read_string(e, str_off + dyn.d_un.d_val, strsz - dyn.d_un.d_val, slot)) < 0)
-                        return fail(errbuf, errlen, r == -ENOMEM ? -ENOMEM : -EINVAL,
-                                    "a DT_NEEDED string is outside its string table, unterminated or too long");
-                o->n_needed++;
-                if (!(*slot)[0])
+                r = read_dynstr(e, str_off, strsz, dyn.d_un.d_val, &o->needed[o->n_needed]);
+                if (r < 0)
+                        return r == -ENOMEM ? r : fail(errbuf, errlen, r, "a DT_NEEDED string %s", bad_string);
+                if (!o->needed[o->n_needed++][0])
                         return fail(errbuf, errlen, -EINVAL, "a DT_NEEDED entry is empty");
         }
-        {
-                const struct {
-                        bool have;
-                        uint64_t off;
-                        char **to;
-                        const char *tag;
-                } strs[] = { { have_soname, soname, &o->soname, "DT_SONAME" },
-                             { have_rpath && !have_runpath, rpath, &o->rpath, "DT_RPATH" },
-                             { have_runpath, runpath, &o->runpath, "DT_RUNPATH" } };
-
-                for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
-                        if (!strs[i].have)
-                                continue;
-                        if (strs[i].off >= strsz || (r = read_string(e, str_off + strs[i].off, strsz - strs[i].off, strs[i].to)) < 0)
-                                return fail(errbuf, errlen, r == -ENOMEM ? -ENOMEM : -EINVAL,
-                                            "its %s string is outside its string table, unterminated or too long",
-                                            strs[i].tag);
-                }
-        }
+        if ((have_soname && (r = read_dynstr(e, str_off, strsz, soname, &o->soname)) < 0) ||
+            (have_runpath && (r = read_dynstr(e, str_off, strsz, runpath, &o->runpath)) < 0) ||
+            (have_rpath && !have_runpath && (r = read_dynstr(e, str_off, strsz, rpath, &o->rpath)) < 0))
+                return r == -ENOMEM ? r : fail(errbuf, errlen, r, "its DT_SONAME, DT_RPATH or DT_RUNPATH %s",
+                                               bad_string);
         return 0;
 }
 
@@ -453,11 +442,13 @@ struct dir {
         bool is_default;        /* the loader searches it without the cache */
 };
 
+/* Nodes are referred to by index: the array moves as it grows (the
+ * strings it points to do not). */
 struct resolver {
         const struct elfdeps_search *search;
-        struct node nodes[ELFDEPS_MAX_OBJECTS];
+        struct node *nodes;
         size_t n_nodes;
-        char *paths[ELFDEPS_MAX_OBJECTS];
+        char **paths;
         size_t n_paths;
         struct dir *dirs;       /* ld.so.conf's, then the defaults; loaded on first use */
         size_t n_dirs;
@@ -505,12 +496,27 @@ static int add_name(char ***v, size_t *n, const char *name) {
         return 0;
 }
 
+/* Room for element n of an array of 8, 16, 32... elements. */
+static int grow(void *array, size_t n, size_t size) {
+        void **v = array, *bigger;
+
+        if (n != 0 && (n < 8 || (n & (n - 1)) != 0))
+                return 0;
+        bigger = realloc(*v, (n == 0 ? 8 : 2 * n) * size);
+        if (!bigger)
+                return -ENOMEM;
+        *v = bigger;
+        return 0;
+}
+
 static int add_path(struct resolver *R, const char *path) {
         for (size_t i = 0; i < R->n_paths; i++)
                 if (strcmp(R->paths[i], path) == 0)
                         return 0;
         if (R->n_paths == ELFDEPS_MAX_OBJECTS)
                 return fail(R->errbuf, R->errlen, -E2BIG, "needs more than %d files", ELFDEPS_MAX_OBJECTS);
+        if (grow(&R->paths, R->n_paths, sizeof(*R->paths)) < 0)
+                return -ENOMEM;
         if (!(R->paths[R->n_paths] = strdup(path)))
                 return -ENOMEM;
         R->n_paths++;
@@ -532,6 +538,8 @@ static int add_node(struct resolver *R, const char *path, struct elfdeps_object 
                             MAX_NEEDED_TOTAL);
         if ((r = add_path(R, path)) < 0)
                 return r;
+        if (grow(&R->nodes, R->n_nodes, sizeof(*R->nodes)) < 0)
+                return -ENOMEM;
         nd = &R->nodes[R->n_nodes];
         *nd = (struct node){ .dev = st->st_dev, .ino = st->st_ino, .loader = loader, .traverse = traverse };
         nd->path = strdup(path);
@@ -595,6 +603,7 @@ static int consider(struct resolver *R, const char *path, size_t loader, const c
         }
         /* The same file by another path: mapped once, but opened by
          * this path too, so the path must exist in the jail. */
+        R->needs_ld_cache |= via_cache;
         for (size_t k = 0; k < R->n_nodes; k++)
                 if (R->nodes[k].dev == st.st_dev && R->nodes[k].ino == st.st_ino) {
                         elf_end(e);
@@ -611,11 +620,7 @@ static int consider(struct resolver *R, const char *path, size_t loader, const c
         }
         r = add_node(R, path, &o, &st, loader, true, name);
         elfdeps_object_free(&o);
-        if (r < 0)
-                return r;
-        if (via_cache)
-                R->needs_ld_cache = true;
-        return 1;
+        return r < 0 ? r : 1;
 }
 
 static int try_dir(struct resolver *R, const char *dir, const char *name, size_t loader, bool via_cache,
@@ -747,7 +752,10 @@ static int load_dirs(struct resolver *R) {
 
 /* One DT_NEEDED of node `loader`, found as glibc's _dl_map_object does. */
 static int resolve_needed(struct resolver *R, size_t loader, const char *name) {
-        const struct node *ld = &R->nodes[loader];
+        /* Kept by pointer: these strings stay put while nodes are added. */
+        const char *ld_path = R->nodes[loader].path, *ld_origin = R->nodes[loader].origin;
+        const char *ld_runpath = R->nodes[loader].obj.runpath;
+        bool nodeflib = R->nodes[loader].obj.nodeflib;
         struct tried t = { "", "" };
         int r;
 
@@ -756,11 +764,11 @@ static int resolve_needed(struct resolver *R, size_t loader, const char *name) {
         if (strchr(name, '/')) {
                 _cleanup_free_ char *path = NULL;
 
-                r = elfdeps_expand(name, ld->origin, &path);
+                r = elfdeps_expand(name, ld_origin, &path);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return fail(R->errbuf, R->errlen, r, "needs %s (needed by %s): %s", name, ld->path,
+                        return fail(R->errbuf, R->errlen, r, "needs %s (needed by %s): %s", name, ld_path,
                                     r == -ENOTSUP ? "$LIB and $PLATFORM are not expanded"
                                     : r == -EINVAL ? "a relative path, which the loader would open from its working "
                                                      "directory: refused"
@@ -770,29 +778,29 @@ static int resolve_needed(struct resolver *R, size_t loader, const char *name) {
                         return fail(R->errbuf, R->errlen, -ENOENT,
                                     "needs %s (needed by %s): %s is not a shared object for " HOST_NAME
                                     " (or does not exist)",
-                                    name, ld->path, path);
+                                    name, ld_path, path);
                 return r < 0 ? r : 0;
         }
         /* DT_RPATH of the object and of the chain that loaded it, unless
          * the object has DT_RUNPATH (its own DT_RPATH is then NULL). */
-        if (!ld->obj.runpath)
+        if (!ld_runpath)
                 for (size_t l = loader; l != NONE; l = R->nodes[l].loader)
                         if (R->nodes[l].obj.rpath &&
                             (r = search_list(R, l, R->nodes[l].obj.rpath, "DT_RPATH", name, loader, &t)) != 0)
                                 return r < 0 ? r : 0;
-        if (ld->obj.runpath && (r = search_list(R, loader, ld->obj.runpath, "DT_RUNPATH", name, loader, &t)) != 0)
+        if (ld_runpath && (r = search_list(R, loader, ld_runpath, "DT_RUNPATH", name, loader, &t)) != 0)
                 return r < 0 ? r : 0;
         /* The cache (ld.so.conf's directories), then the defaults; with
          * DF_1_NODEFLIB neither the defaults nor cache entries in them. */
         if ((r = load_dirs(R)) < 0)
                 return r;
         for (size_t i = 0; i < R->n_dirs; i++) {
-                if (ld->obj.nodeflib && R->dirs[i].is_default)
+                if (nodeflib && R->dirs[i].is_default)
                         continue;
                 if ((r = try_dir(R, R->dirs[i].path, name, loader, !R->dirs[i].is_default, &t)) != 0)
                         return r < 0 ? r : 0;
         }
-        return fail(R->errbuf, R->errlen, -ENOENT, "needs %s (needed by %s): not found in %s%s%s", name, ld->path,
+        return fail(R->errbuf, R->errlen, -ENOENT, "needs %s (needed by %s): not found in %s%s%s", name, ld_path,
                     t.dirs[0] ? t.dirs : "any directory", t.skipped[0] ? "; not searched: " : "", t.skipped);
 }
 
@@ -843,8 +851,10 @@ static void resolver_done(struct resolver *R) {
                         free(nd->names[k]);
                 free(nd->names);
         }
+        free(R->nodes);
         for (size_t i = 0; i < R->n_paths; i++)
                 free(R->paths[i]);
+        free(R->paths);
         for (size_t i = 0; i < R->n_dirs; i++)
                 free(R->dirs[i].path);
         free(R->dirs);
@@ -909,38 +919,26 @@ out:
 
 int elfdeps_resolve(const char *exe, const struct elfdeps_search *search, struct elfdeps **ret, char *errbuf,
                     size_t errlen) {
-        struct resolver *R;
-        struct elfdeps *d;
+        struct resolver R = { .search = search, .errbuf = errbuf, .errlen = errlen };
+        struct elfdeps *d = NULL;
         int r;
 
         if ((r = libelf_ready(errbuf, errlen)) < 0)
                 return r;
-        /* On the heap: the node table is some 60 KiB. */
-        R = calloc(1, sizeof(*R));
-        d = calloc(1, sizeof(*d));
-        if (!R || !d || !(d->paths = calloc(ELFDEPS_MAX_OBJECTS, sizeof(*d->paths)))) {
-                free(R);
-                elfdeps_free(d);
-                return fail(errbuf, errlen, -ENOMEM, "out of memory");
-        }
-        R->search = search;
-        R->errbuf = errbuf;
-        R->errlen = errlen;
-        r = resolve(R, exe);
+        r = resolve(&R, exe);
+        if (r == 0 && !(d = calloc(1, sizeof(*d))))
+                r = -ENOMEM;
         if (r == -ENOMEM)
                 fail(errbuf, errlen, r, "out of memory");
         if (r < 0) {
-                resolver_done(R);
-                free(R);
-                elfdeps_free(d);
+                resolver_done(&R);
                 return r;
         }
-        memcpy(d->paths, R->paths, R->n_paths * sizeof(*d->paths));
-        d->n = R->n_paths;
-        d->needs_ld_cache = R->needs_ld_cache;
-        R->n_paths = 0;
-        resolver_done(R);
-        free(R);
+        d->paths = TAKE_PTR(R.paths);
+        d->n = R.n_paths;
+        d->needs_ld_cache = R.needs_ld_cache;
+        R.n_paths = 0;
+        resolver_done(&R);
         *ret = d;
         return 0;
 }
