@@ -906,7 +906,8 @@ static int resolve(struct resolver *R, const char *exe) {
         for (size_t i = 0; i < R->n_nodes; i++) {
                 if (!R->nodes[i].traverse)
                         continue;
-                /* resolve_needed() may add nodes: the array never moves. */
+                /* resolve_needed() may add nodes (and move the array):
+                 * index afresh each time; the strings stay put. */
                 for (size_t k = 0; k < R->nodes[i].obj.n_needed; k++)
                         if ((r = resolve_needed(R, i, R->nodes[i].obj.needed[k])) < 0)
                                 goto out;
