@@ -7,7 +7,7 @@ set -eu
 BUILD="cmake make gcc pkg-config
        libconfig-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev
        libnl-3-dev libnl-route-3-dev libsystemd-dev libjson-c-dev
-       libncurses-dev check"
+       libncurses-dev libelf-dev check"
 # Tests: tmux drives the TUI test; clang and its runtime build the
 # libFuzzer targets; valgrind checks for leaks; strace counts the hot
 # path's syscalls; iproute2 checks the tap.

@@ -1,6 +1,5 @@
 #include "jail.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,7 +10,6 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "elfdeps.h"
 #include "util.h"
 
 #define JAIL_TMPFS_SIZE "67108864"
+#define JAIL_LD_SO_CACHE "/etc/ld.so.cache"
 
 struct jail_bind {
         char *src;
@@ -240,187 +240,38 @@ int jail_take_seccomp_listener(struct jail *j) {
         return TAKE_FD(j->listener_fd);
 }
 
-/* The PT_INTERP of an ELF file into buf, "" for a static executable. */
-static int elf_interp(const char *path, char *buf, size_t len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        Elf64_Ehdr eh;
-        Elf64_Phdr ph;
-
-        if (fd < 0)
-                return -errno;
-        if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-            eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(ph))
-                return -ENOEXEC;
-        buf[0] = '\0';
-        for (unsigned i = 0; i < eh.e_phnum; i++) {
-                if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != sizeof(ph))
-                        return -ENOEXEC;
-                if (ph.p_type != PT_INTERP)
-                        continue;
-                if (ph.p_filesz == 0 || ph.p_filesz >= len)
-                        return -ENAMETOOLONG;
-                if (pread(fd, buf, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz)
-                        return -ENOEXEC;
-                buf[ph.p_filesz] = '\0';
-                return 0;
-        }
-        return 0;
-}
-
-struct jail_libs {
-        char interp[PATH_MAX];  /* "" for a static executable */
-        pid_t pid;              /* the listing child until reaped, else 0 */
-        int fd;                 /* its stdout, -1 once read */
-        int err;                /* a failure found when starting, or 0 */
-        const char *err_step;
-};
-
-int jail_libs_start(const char *exe, struct jail_libs **ret) {
-        extern char **environ;
-        struct jail_libs *l = calloc(1, sizeof(*l));
-        posix_spawn_file_actions_t fa;
-        int p[2], r;
-
-        if (!l)
-                return -ENOMEM;
-        l->fd = -1;
-        *ret = l;
-        l->err_step = "reading the plugin's ELF interpreter";
-        l->err = elf_interp(exe, l->interp, sizeof(l->interp));
-        if (l->err < 0 || !l->interp[0])
-                return 0;       /* reported by jail_add_executable; static: nothing to list */
-        l->err_step = "listing the plugin's libraries (interpreter --list)";
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                l->err = -errno;
-                return 0;
-        }
-        /* posix_spawn: glibc's vfork-style clone, far cheaper than fork()
-         * for a process with this many mappings. */
-        r = posix_spawn_file_actions_init(&fa);
-        if (r == 0) {
-                char *argv[] = { l->interp, (char *)"--list", (char *)exe, NULL };
-
-                r = posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-                if (r == 0)
-                        r = posix_spawn(&l->pid, l->interp, &fa, NULL, argv, environ);
-                posix_spawn_file_actions_destroy(&fa);
-        }
-        close(p[1]);
-        if (r != 0) {
-                l->pid = 0;
-                close(p[0]);
-                l->err = -r;
-                return 0;
-        }
-        l->fd = p[0];
-        return 0;
-}
-
-void jail_libs_free(struct jail_libs *l) {
-        if (!l)
-                return;
-        l->fd = safe_close(l->fd);
-        if (l->pid > 0) {
-                kill(l->pid, SIGKILL);
-                while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        }
-        free(l);
-}
-
-/* The listing child's stdout, once it has exited with status 0. */
-static int libs_finish(struct jail_libs *l, char **ret) {
-        size_t len = 0, cap = 4096;
-        _cleanup_free_ char *out = malloc(cap);
-        int status, r;
-
-        if (!out)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n;
-
-                if (len + 1 >= cap) {
-                        char *bigger = realloc(out, cap * 2);
-
-                        if (!bigger)
-                                return -ENOMEM;
-                        out = bigger;
-                        cap *= 2;
-                }
-                n = read(l->fd, out + len, cap - len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-        }
-        out[len] = '\0';
-        l->fd = safe_close(l->fd);
-        while ((r = waitpid(l->pid, &status, 0)) < 0 && errno == EINTR)
-                ;
-        l->pid = 0;
-        if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -ENOEXEC;
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-int jail_add_executable(struct jail *j, const char *exe, struct jail_libs *libs, const char **ret_step) {
-        struct jail_libs *own = NULL;
-        _cleanup_free_ char *listing = NULL;
-        char *save = NULL;
+int jail_add_executable(struct jail *j, const char *exe, char *errbuf, size_t errlen) {
+        struct elfdeps *d = NULL;
+        char why[1024];
         int r;
 
-        *ret_step = "binding the plugin executable";
-        r = jail_add_bind(j, exe, exe, false);
-        if (r < 0)
+        /* Read here, never run: the interpreter the plugin names would
+         * otherwise execute with our privileges before any jail exists. */
+        r = elfdeps_resolve(exe, NULL, &d, why, sizeof(why));
+        if (r < 0) {
+                snprintf(errbuf, errlen, "jail: the plugin %s", why);
                 return r;
-        if (!libs) {
-                r = jail_libs_start(exe, &own);
-                if (r < 0)
-                        return r;
-                libs = own;
         }
-        if (libs->err < 0) {
-                *ret_step = libs->err_step;
-                r = libs->err;
-                goto out;
-        }
-        if (!libs->interp[0])
-                goto out;       /* static: nothing else to bring */
-        *ret_step = "binding the ELF interpreter";
-        r = jail_add_bind(j, libs->interp, libs->interp, false);
-        if (r < 0)
-                goto out;
-        *ret_step = "listing the plugin's libraries (interpreter --list)";
-        r = libs_finish(libs, &listing);
-        if (r < 0)
-                goto out;
-        /* Lines: "name => /path (0x...)", "/path (0x...)", "name (0x...)"
-         * (the vDSO), or "name => not found". */
-        for (char *line = strtok_r(listing, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *arrow = strstr(line, "=> "), *path, *end;
-
-                path = arrow ? arrow + 3 : line + strspn(line, " \t");
-                if (strncmp(path, "not found", 9) == 0) {
-                        *ret_step = "finding a library the plugin needs (the interpreter says: not found)";
-                        r = -ENOENT;
+        for (size_t i = 0; i < d->n; i++) {
+                /* [0] is the executable at its normal path: bound from the
+                 * path as given, which is the one that was read. */
+                r = jail_add_bind(j, i == 0 ? exe : d->paths[i], d->paths[i], false);
+                if (r < 0) {
+                        snprintf(errbuf, errlen, "jail: binding %s, which the plugin %s needs: %s", d->paths[i], exe,
+                                 strerror(-r));
                         goto out;
                 }
-                if (path[0] != '/')
-                        continue;
-                end = strstr(path, " (0x");
-                if (end)
-                        *end = '\0';
-                *ret_step = "binding a library the plugin needs";
-                /* The interpreter is listed too: bound once. */
-                r = jail_bind_source(j, path) ? 0 : jail_add_bind(j, path, path, false);
-                if (r < 0)
-                        goto out;
+        }
+        /* A library from an ld.so.conf directory outside the loader's
+         * defaults is found only through the cache. */
+        if (d->needs_ld_cache && (r = jail_add_bind(j, JAIL_LD_SO_CACHE, JAIL_LD_SO_CACHE, false)) < 0) {
+                snprintf(errbuf, errlen, "jail: binding %s, which the plugin %s needs to find its libraries: %s",
+                         JAIL_LD_SO_CACHE, exe, strerror(-r));
+                goto out;
         }
         r = 0;
 out:
-        jail_libs_free(own);
+        elfdeps_free(d);
         return r;
 }
 

@@ -71,21 +71,13 @@ void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata
  * listener already in the launcher's own filter chain: the kernel then
  * kills as before). */
 int jail_take_seccomp_listener(struct jail *j);
-/* The libraries an executable needs, asked of its ELF interpreter
- * (`interp --list exe`, what ldd does) in a child that runs while the
- * caller goes on: the launcher starts it first thing, so the listing
- * overlaps the VM's creation instead of delaying the plugin's start.
- * Fails only for lack of memory; other failures are kept and reported by
- * jail_add_executable().  jail_libs_free() kills and reaps a child still
- * running; NULL is fine. */
-struct jail_libs;
-int jail_libs_start(const char *exe, struct jail_libs **ret);
-void jail_libs_free(struct jail_libs *l);
-/* Binds `exe`, its ELF interpreter and the libraries the interpreter
- * resolves for it at their own paths, read-only.  `libs` is a listing
- * from jail_libs_start() for the same exe, consumed here, or NULL to list
- * now.  *ret_step says what failed. */
-int jail_add_executable(struct jail *j, const char *exe, struct jail_libs *libs, const char **ret_step);
+/* Binds `exe` (absolute), its ELF interpreter and the libraries the
+ * interpreter will load for it, read-only, each at the path the loader
+ * opens it by (elfdeps.h: found by reading the files, nothing of them is
+ * run), and /etc/ld.so.cache when a library is found only through it.
+ * On failure `errbuf` holds one line, "jail: the plugin needs libfoo.so.1
+ * (needed by /p/libbar.so): not found in /p/lib, /lib/x86_64-linux-gnu, ...". */
+int jail_add_executable(struct jail *j, const char *exe, char *errbuf, size_t errlen);
 
 struct jail_stdio {
         int in, out, err;       /* become 0, 1, 2 */

@@ -56,7 +56,6 @@ struct launcher {
         struct sock_fprog seccomp_prog;         /* compiled policy; len 0: none */
         const struct sock_fprog *seccomp;       /* &seccomp_prog, or NULL */
         struct tap tap;
-        struct jail_libs *libs;         /* the plugin's library listing, running early; or NULL */
         struct cgroup *cgroup;          /* the plugin's tasks and memory; or NULL */
         int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
         struct fd_source notify;        /* the plugin's seccomp listener (borrowed), or -1 */
@@ -607,13 +606,6 @@ static int setup(struct launcher *l) {
 
         signal(SIGPIPE, SIG_IGN);
         raise_own_nofile();
-        /* First: the jail's library listing runs an exec of the plugin's
-         * ELF interpreter, which then overlaps everything up to the
-         * plugin's spawn instead of delaying it. */
-        if (c->sandbox.enabled && jail_libs_start(c->plugin.path, &l->libs) < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: listing the plugin's libraries: %s", strerror(ENOMEM));
-                return -ENOMEM;
-        }
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
@@ -707,8 +699,7 @@ static int setup(struct launcher *l) {
         l->plugin.before_release_data = l;
 
         /* The plugin starts before any vCPU thread exists. */
-        r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, l->libs, &l->plugin, errbuf, sizeof(errbuf));
-        jail_libs_free(TAKE_PTR(l->libs));
+        r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, &l->plugin, errbuf, sizeof(errbuf));
         if (r < 0) {
                 set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);
                 snprintf(l->res->plugin_status, sizeof(l->res->plugin_status), "not started");
@@ -808,7 +799,6 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 else if (WIFSIGNALED(l.plugin.wait_status) || WIFEXITED(l.plugin.wait_status))
                         decide_result(&l);
         }
-        jail_libs_free(l.libs);
         /* After the reap: what the plugin left running in its group dies
          * with the group. */
         r = cgroup_remove(l.cgroup);

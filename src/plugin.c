@@ -70,8 +70,8 @@ fail:
 }
 
 /* Builds the jail of DESIGN.md's sandbox from the config. */
-static int build_jail(const struct vm_config *c, const struct sock_fprog *seccomp, struct jail_libs *libs,
-                      struct jail **ret, char *errbuf, size_t errlen) {
+static int build_jail(const struct vm_config *c, const struct sock_fprog *seccomp, struct jail **ret,
+                      char *errbuf, size_t errlen) {
         static const char *const devices[] = { "/dev/full", "/dev/null", "/dev/urandom", "/dev/zero" };
         struct jail *j = NULL;
         const char *step = "building the jail";
@@ -88,8 +88,10 @@ static int build_jail(const struct vm_config *c, const struct sock_fprog *seccom
                 if ((r = jail_add_bind(j, devices[i], devices[i], true)) < 0)
                         goto fail;
         }
-        if ((r = jail_add_executable(j, c->plugin.path, libs, &step)) < 0)
-                goto fail;
+        if ((r = jail_add_executable(j, c->plugin.path, errbuf, errlen)) < 0) {
+                jail_free(j);
+                return r;
+        }
         for (size_t i = 0; i < c->plugin.n_mounts; i++) {
                 const struct vm_mount *m = &c->plugin.mounts[i];
 
@@ -118,7 +120,7 @@ fail:
 }
 
 int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
-                 struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen) {
+                 struct plugin *p, char *errbuf, size_t errlen) {
         _cleanup_close_ int null_fd = -1, out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
         _cleanup_close_ int rep_rd = -1, rep_wr = -1, sync_rd = -1, sync_wr = -1;
         _cleanup_free_ char **argv = NULL;
@@ -172,7 +174,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         if (config->sandbox.enabled) {
                 struct jail_stdio stdio = { .in = null_fd, .out = out_wr, .err = err_wr, .keep_fds = { sock_fd, lane_fd } };
 
-                r = build_jail(config, seccomp, libs, &p->jail, errbuf, errlen);
+                r = build_jail(config, seccomp, &p->jail, errbuf, errlen);
                 if (r < 0)
                         return r;
                 jail_set_before_release(p->jail, p->before_release, p->before_release_data);

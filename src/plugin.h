@@ -17,7 +17,6 @@
 
 struct vm_config;
 struct jail;
-struct jail_libs;
 
 struct plugin {
         pid_t pid;              /* > 0 while not reaped */
@@ -40,12 +39,11 @@ struct plugin {
  * still ours afterwards: the caller closes it) and, if >= 0, `lane_fd`
  * (the lanes' memfd, lane.h; also stays ours), each inherited at its own
  * number and named in CROSVM_SOCKET and VMLAUNCH_LANE_FD.  With sandbox.enabled the
- * plugin starts in the jail (jail.h) under `seccomp` (may be NULL), using
- * the library listing `libs` started earlier (jail_libs_start; NULL: list
- * now; the caller still frees it).  Fails if anything up to and including
- * exec fails; errbuf then says which step, on what, and the errno. */
+ * plugin starts in the jail (jail.h) under `seccomp` (may be NULL).  Fails
+ * if anything up to and including exec fails; errbuf then says which
+ * step, on what, and the errno. */
 int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
-                 struct jail_libs *libs, struct plugin *p, char *errbuf, size_t errlen);
+                 struct plugin *p, char *errbuf, size_t errlen);
 
 /* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno.
  * A stop is not an exit: a plugin that made itself our tracee and

@@ -61,7 +61,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
         build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DVMLAUNCH_FUZZ=ON -DBUILD_TESTING=OFF
-        for f in fuzz_main_request fuzz_vcpu_request fuzz_lane fuzz_config; do
+        for f in fuzz_main_request fuzz_vcpu_request fuzz_lane fuzz_config fuzz_elfdeps; do
                 echo "=== fuzzing $f for ${FUZZ_SECONDS:-60} s" >&2
                 mkdir -p "build-fuzz/corpus-$f"
                 in_kvm "$top/build-fuzz/tests/fuzz/$f" -max_total_time="${FUZZ_SECONDS:-60}" \
