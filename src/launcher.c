@@ -118,6 +118,9 @@ static void begin_stop(struct launcher *l, const char *fmt, ...) {
         vsnprintf(l->stop_reason, sizeof(l->stop_reason), fmt, ap);
         va_end(ap);
         log_info("stopping: %s; the plugin has %u ms to exit", l->stop_reason, l->config->shutdown_timeout_ms);
+        if (l->stop_requested)
+                l->res->drain_by_usec = monitor_now_usec() + (uint64_t)l->config->shutdown_timeout_ms * 1000u +
+                                        LAUNCHER_STOP_SLACK_MS * 1000u;
         if (l->vm)
                 vm_signal_kill(l->vm);
         arm_timer(l->countdown.fd, l->config->shutdown_timeout_ms, 0);

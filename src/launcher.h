@@ -21,10 +21,19 @@ enum {
         EXIT_VM_CRASHED = 33,
 };
 
+/* What a requested stop may take beyond the countdown, teardown and the
+ * last lines included. */
+#define LAUNCHER_STOP_SLACK_MS 800u
+
 struct launch_result {
         int exit_code;
         char reason[256];       /* in words, for the last line */
         char plugin_status[64]; /* "exited 0", "killed by SIGKILL", "not started" */
+        /* When someone asked for the stop (a signal, the monitor): by when
+         * the last lines must be out, so that the whole stop stays within
+         * the countdown and one more second (CLOCK_MONOTONIC, usec); 0
+         * when nobody waits on a deadline. */
+        uint64_t drain_by_usec;
 };
 
 /* The seccomp policy the plugin gets: sandbox.seccomp_policy, or the

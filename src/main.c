@@ -39,9 +39,14 @@ static void usage(FILE *f) {
 #define LOG_QUEUE_MAX (256 * 1024)
 
 /* The last lines get SINK_DRAIN_MS to reach their readers, then whatever
- * is still queued is given up. */
-static void finish(struct sink *err_sink, struct sink *out_sink) {
-        sink_drain_all(monitor_now_usec() + SINK_DRAIN_MS * 1000u);
+ * is still queued is given up; after a requested stop, no longer than
+ * its deadline allows (but a moment at least, to try). */
+static void finish(struct sink *err_sink, struct sink *out_sink, uint64_t drain_by_usec) {
+        uint64_t now = monitor_now_usec(), by = now + SINK_DRAIN_MS * 1000u;
+
+        if (drain_by_usec && drain_by_usec < by)
+                by = drain_by_usec > now + SINK_DRAIN_MIN_MS * 1000u ? drain_by_usec : now + SINK_DRAIN_MIN_MS * 1000u;
+        sink_drain_all(by);
         log_set_stream(NULL);
         sink_free(out_sink);
         sink_free(err_sink);
@@ -172,7 +177,7 @@ int main(int argc, char **argv) {
                 signal(SIGHUP, SIG_IGN);
                 if (sink_open(STDOUT_FILENO, STATUS_QUEUE_MAX, &out_sink) < 0 ||
                     status_new(out_sink, (unsigned)stats_interval, &status) < 0) {
-                        finish(err_sink, out_sink);
+                        finish(err_sink, out_sink, 0);
                         return EXIT_VM_FAILED;
                 }
                 launcher_run(config, status_monitor(status), &res);
@@ -182,6 +187,6 @@ int main(int argc, char **argv) {
                 log_final(LOG_LEVEL_INFO, "exit 0: %s", res.reason);
         else
                 log_final(LOG_LEVEL_ERROR, "exit %d: %s", res.exit_code, res.reason);
-        finish(err_sink, out_sink);
+        finish(err_sink, out_sink, res.drain_by_usec);
         return res.exit_code;
 }

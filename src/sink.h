@@ -26,10 +26,12 @@
 
 struct sink;
 
-/* How long the last lines get, in total, to reach a slow reader at exit:
- * short enough that SIGTERM still ends a run within the countdown + 1 s
- * when the plugin used the whole countdown. */
-#define SINK_DRAIN_MS 500
+/* How long the last lines get, in total, to reach a slow reader at exit
+ * (a stalled reader must not lose the `exited` line to a brief stall);
+ * after a requested stop, main() cuts it to what the stop's deadline
+ * leaves, but never below SINK_DRAIN_MIN_MS. */
+#define SINK_DRAIN_MS 5000
+#define SINK_DRAIN_MIN_MS 100
 
 /* A writer on `fd` (borrowed: it stays open, its flags unchanged) that
  * queues at most `max_queued` bytes.  A stream that cannot be written (no
