@@ -6,6 +6,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,10 +114,15 @@ START_TEST(test_probe_inside) {
 }
 END_TEST
 
+static bool probe_under_tmp(void) {
+        return strncmp(PROBE, "/tmp/", 5) == 0;
+}
+
 /* Runs a jail_spawn of the probe in a child process whose /tmp is `tmp`
  * (a bind in its own mount namespace, so that what it leaves there is
- * ours to see, whatever runs beside us); SIGKILLs that child after
- * `kill_us` microseconds, or, if negative, lets it finish. */
+ * ours to see, whatever runs beside us) unless the probe itself lies
+ * under /tmp (a build tree there: the bind would hide it); SIGKILLs that
+ * child after `kill_us` microseconds, or, if negative, lets it finish. */
 static void spawn_in_private_tmp(struct jail *j, const char *tmp, long kill_us) {
         int st;
         pid_t pid = fork();
@@ -129,7 +135,7 @@ static void spawn_in_private_tmp(struct jail *j, const char *tmp, long kill_us) 
                 pid_t child;
 
                 if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                    mount(tmp, "/tmp", NULL, MS_BIND, NULL) < 0)
+                    (!probe_under_tmp() && mount(tmp, "/tmp", NULL, MS_BIND, NULL) < 0))
                         _exit(100);
                 if (jail_spawn(j, PROBE, argv, envp, &stdio, &child, err, sizeof(err)) < 0)
                         _exit(101);
@@ -160,6 +166,18 @@ static void reap_orphans(void) {
         ck_abort_msg("a jailed child outlived its launcher by 5 s");
 }
 
+/* Entries of /tmp named like the per-run root directory the jail used to
+ * make (no other test makes such names). */
+static unsigned old_root_dirs(void) {
+        glob_t g;
+        unsigned n = 0;
+
+        if (glob("/tmp/vmlaunch-root-*", 0, NULL, &g) == 0)
+                n = (unsigned)g.gl_pathc;
+        globfree(&g);
+        return n;
+}
+
 static unsigned dir_entries(const char *path) {
         DIR *d = opendir(path);
         struct dirent *e;
@@ -179,6 +197,7 @@ static unsigned dir_entries(const char *path) {
 START_TEST(test_killed_spawns_leave_nothing) {
         char tmp[] = "/tmp/vmlaunch-jail-tmp-XXXXXX";
         struct jail *j = probe_jail();
+        unsigned old_before = old_root_dirs();
 
         ck_assert_ptr_nonnull(mkdtemp(tmp));
         ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
@@ -188,6 +207,8 @@ START_TEST(test_killed_spawns_leave_nothing) {
                 spawn_in_private_tmp(j, tmp, rand() % 15000);
         reap_orphans();
         ck_assert_msg(dir_entries(tmp) == 0, "%u entries left in the spawners' /tmp", dir_entries(tmp));
+        ck_assert_msg(old_root_dirs() == old_before, "%u /tmp/vmlaunch-root-* directories left",
+                      old_root_dirs() - old_before);
         jail_free(j);
         rmdir(tmp);
 }
