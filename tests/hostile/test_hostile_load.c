@@ -206,7 +206,7 @@ static unsigned count_children(struct load_names *names) {
 
         ck_assert_ptr_nonnull(d);
         while ((e = readdir(d))) {
-                char path[300], stat[512], *close_paren;
+                char path[300], stat[512], desc[sizeof(stat) + 8], *close_paren;
                 int ppid;
                 char state;
                 FILE *f;
@@ -226,8 +226,8 @@ static unsigned count_children(struct load_names *names) {
                         continue;
                 n++;
                 *close_paren = '\0';
-                snprintf(path, sizeof(path), "%s) %c", stat, state);
-                names_add(names, path);
+                snprintf(desc, sizeof(desc), "%s) %c", stat, state);
+                names_add(names, desc);
         }
         closedir(d);
         return n;
