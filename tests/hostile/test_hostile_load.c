@@ -44,10 +44,13 @@
 
 #include "hostile.h"
 
-/* Taps get 192.168.213.(4k+1)/30, k = run % 64: distinct among the runs
- * alive at once, and a range no other test uses. */
+/* Every fourth run has a tap, with 192.168.213.(4k+1)/30 where k counts
+ * the tap runs modulo 64: distinct among the runs alive at once, and a
+ * range no other test uses. */
 #define LOAD_NET "192.168.213."
 #define LOAD_NET_SLOTS 64u
+#define LOAD_HAS_TAP(idx) ((idx) % 4 == 1)
+#define LOAD_TAP_SLOT(idx) ((idx) / 4 % LOAD_NET_SLOTS)
 
 /* Every run is killed, and the test fails, after this long. */
 #define LOAD_RUN_TIMEOUT_S 60
@@ -395,14 +398,14 @@ static void load_spawn(struct load_run *run, unsigned idx) {
                 [LOAD_CRASH] = "",
         };
         char conf[512], plugin[512], net[256] = "";
-        unsigned slot = idx % LOAD_NET_SLOTS;
+        unsigned slot = LOAD_TAP_SLOT(idx);
         int outp[2], errp[2], null_fd;
         FILE *f;
 
         memset(run, 0, sizeof(*run));
         run->idx = idx;
         run->kind = (enum load_kind)(idx % LOAD_KINDS);
-        run->tap = idx % 4 == 1;
+        run->tap = LOAD_HAS_TAP(idx);
         if (run->kind == LOAD_HELLO)
                 snprintf(plugin, sizeof(plugin), "%s", HELLO_PLUGIN);
         else
@@ -500,7 +503,7 @@ static void follow_tap(struct load_run *run) {
                     run->out.p);
         snprintf(run->tap_name, sizeof(run->tap_name), "%s", tap);
         json_object_put(ev);
-        snprintf(want, sizeof(want), "%s " LOAD_NET "%u", run->tap_name, 4 * (run->idx % LOAD_NET_SLOTS) + 1);
+        snprintf(want, sizeof(want), "%s " LOAD_NET "%u", run->tap_name, 4 * LOAD_TAP_SLOT(run->idx) + 1);
         count_our_addresses(&addrs);
         if (names_has(&addrs, want))
                 run->tap_index = if_nametoindex(run->tap_name);
