@@ -667,7 +667,7 @@ static void load_test(const char *phase, unsigned first, unsigned total, unsigne
 /* The sizes.  On real KVM a run takes a fraction of a second: 20 at once
  * and 200 in a row.  In the kvmhost guest (VMLAUNCH_KVMHOST), on emulated
  * CPUs, 20 at once still fits: MemAvailable stayed above 1.8 GiB of its
- * 2 GiB, and the 20 took 3 to 28 s.  A run in a row took 0.9 s there while
+ * 2 GiB (1.5 GiB with the sanitizers), and the 20 took 3 to 28 s.  A run in a row took 0.9 s there while
  * the machine was quiet and 3.6 to 5.5 s while other guests and builds
  * shared its 2 CPUs: 40 in a row keeps the whole test near a minute on a
  * quiet machine, and within ctest's bound on a crowded one.
