@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -211,6 +212,9 @@ static void close_detached(int vm_fd) {
                         sigfillset(&all);
                         sigprocmask(SIG_SETMASK, &all, NULL);
                         if (fork() == 0) {
+                                /* Named for ps and for whoever reaps it
+                                 * (a subreaper above vmlaunch). */
+                                prctl(PR_SET_NAME, VM_CLOSER_COMM, 0, 0, 0);
                                 setsid();
                                 close(gate[1]);
                                 if (dup2(gate[0], 0) < 0 || dup2(vm_fd, 1) < 0)

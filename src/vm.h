@@ -135,10 +135,12 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
 void vm_free(struct vm *vm);
 /* The same, but the kernel's release of the VM (its memory slots, ioevents
  * and irq events: a grace period per irq event) finishes in a detached
- * short-lived process instead of delaying the caller.  For the launcher,
- * whose exit must not wait on it; the caller must hold no other reference
- * to the VM's fd. */
+ * short-lived process, named VM_CLOSER_COMM, instead of delaying the
+ * caller: it ends by itself once the kernel has released the VM.  For the
+ * launcher, whose exit must not wait on it; the caller must hold no other
+ * reference to the VM's fd. */
 void vm_free_detached(struct vm *vm);
+#define VM_CLOSER_COMM "vmlaunch-close"
 
 /* The in-kernel irqchip and PIT, created on first use: by vm_start, or
  * by the first request that needs them (an irq line, irq routing, an irq
