@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -516,6 +517,8 @@ _Noreturn static void keeper_main(const struct cgroup *cg, int rd, int null_fd, 
 
         sigfillset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
+        /* Told apart from vmlaunch in ps and by pgrep -x. */
+        prctl(PR_SET_NAME, "vmlaunch-cgroup", 0, 0, 0);
         setsid();
         /* vmlaunch's end: a byte at teardown, or its death (a pidfd turns
          * readable), whichever comes first.  Not EOF alone: a process

@@ -99,8 +99,10 @@ sed 's/tuitest/tuihup/' "$dir/vm.conf" > "$dir/hup.conf"
 timeout 10 tmux -S "$sock" -f /dev/null new-session -d -s t -x 120 -y 40 \
         "sh -c 'timeout --foreground 100 $bin --tui -c $dir/hup.conf; sleep 30'"
 screen_shows "busy: running" 20 "the second VM did not come up"
-vpid=$(pgrep -f "^$bin --tui -c $dir/hup.conf")
-ppid=$(pgrep -P "$vpid")
+# The oldest such process is vmlaunch (its cgroup keeper is a fork with
+# the same command line); its plugin is the child named busy.
+vpid=$(pgrep -o -f "^$bin --tui -c $dir/hup.conf")
+ppid=$(pgrep -P "$vpid" -x busy)
 [ -n "$vpid" ] && [ -n "$ppid" ] || fail "no vmlaunch ($vpid) or plugin ($ppid) process"
 step "second VM up (vmlaunch $vpid, plugin $ppid); hanging up its terminal"
 timeout 10 tmux -S "$sock" kill-server 2> /dev/null
