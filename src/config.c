@@ -773,6 +773,12 @@ static int load_text(const char *text, size_t len, const char *display, const ch
                 r = 0;
         }
         parse_top(&c, config_root_setting(&lc), cfg);
+        if (!config_lookup(&lc, "limits.connections")) {
+                unsigned long n = CONFIG_LIMIT_CONNECTIONS_DEFAULT +
+                                  (unsigned long)CONFIG_LIMIT_CONNECTIONS_PER_VCPU * cfg->vcpus;
+
+                cfg->limits.connections = n < CONFIG_LIMIT_CONNECTIONS_MAX ? (unsigned)n : CONFIG_LIMIT_CONNECTIONS_MAX;
+        }
         if (!cfg->name && (cfg->name = default_name(display)) && (why = config_rule_name(cfg->name))) {
                 char buf[300];
 

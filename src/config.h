@@ -20,11 +20,14 @@
 /* limits.*: the defaults conf/reference.conf documents. */
 #define CONFIG_LIMIT_TASKS_DEFAULT 1024u
 #define CONFIG_LIMIT_NOFILE_DEFAULT 1024u
+/* connections: this much, and CONFIG_LIMIT_CONNECTIONS_PER_VCPU more for
+ * each vCPU (a plugin may give every vCPU thread its own connection). */
 #define CONFIG_LIMIT_CONNECTIONS_DEFAULT 64u
+#define CONFIG_LIMIT_CONNECTIONS_PER_VCPU 2u
 #define CONFIG_LIMIT_MEMORY_REGIONS_DEFAULT 256u
 #define CONFIG_LIMIT_GUEST_MEMORY_MIB_DEFAULT 16384u
 #define CONFIG_LIMIT_RANGES_DEFAULT 4096u
-#define CONFIG_LIMIT_IRQ_EVENTS_DEFAULT 1024u
+#define CONFIG_LIMIT_IRQ_EVENTS_DEFAULT 256u
 /* ... and their ranges (config_load refuses anything outside). */
 #define CONFIG_LIMIT_TASKS_MAX 4194304u            /* the kernel's PID_MAX_LIMIT; 0 is unlimited */
 #define CONFIG_LIMIT_MEMORY_MIB_MIN 16u            /* 0 is unlimited */
@@ -87,11 +90,11 @@ struct vm_config {
                 uint64_t memory_mib;       /* the plugin's memory (cgroup memory.max); default 0: unlimited */
                 char *cgroup_parent;       /* absolute cgroup path below the mount; NULL: vmlaunch's own cgroup */
                 unsigned nofile;           /* the plugin's RLIMIT_NOFILE; default 1024 */
-                unsigned connections;      /* main-socket connections at once; default 64 */
+                unsigned connections;      /* main-socket connections at once; default 64 + 2 per vCPU */
                 unsigned memory_regions;   /* guest memory regions at once; default 256 */
                 uint64_t guest_memory_mib; /* their total size; default 16384 */
                 unsigned ranges;           /* reserved I/O + MMIO ranges; default 4096 */
-                unsigned irq_events;       /* ioevents + irqfds together; default 1024 */
+                unsigned irq_events;       /* ioevents + irqfds together; default 256 */
         } limits;
 
         struct {

@@ -318,11 +318,11 @@ START_TEST(test_limits) {
         ck_assert_uint_eq(cfg->limits.memory_mib, 0);
         ck_assert_ptr_null(cfg->limits.cgroup_parent);
         ck_assert_uint_eq(cfg->limits.nofile, 1024);
-        ck_assert_uint_eq(cfg->limits.connections, 64);
+        ck_assert_uint_eq(cfg->limits.connections, 64 + 2 * 1);
         ck_assert_uint_eq(cfg->limits.memory_regions, 256);
         ck_assert_uint_eq(cfg->limits.guest_memory_mib, 16384);
         ck_assert_uint_eq(cfg->limits.ranges, 4096);
-        ck_assert_uint_eq(cfg->limits.irq_events, 1024);
+        ck_assert_uint_eq(cfg->limits.irq_events, 256);
         config_free(cfg);
         free(errors);
         cfg = NULL;
