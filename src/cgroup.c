@@ -502,17 +502,24 @@ static int dir_remove(const struct cgroup_dir *d) {
         return r;
 }
 
-/* The keeper: waits until vmlaunch closes its pipe (teardown, or vmlaunch
- * killed), then removes the plugin's group(s).  It exists because the
+/* The keeper's wake-up when vmlaunch dies (PR_SET_PDEATHSIG): it only
+ * has to end the wait. */
+static void keeper_wake(int sig) {
+        (void)sig;
+}
+
+/* The keeper: waits until vmlaunch writes to its pipe (teardown) or
+ * dies, then removes the plugin's group(s).  It exists because the
  * removal needs a privilege vmlaunch gives up once the plugin runs: a
  * cgroup hierarchy's root directory is mode 0555, so an rmdir in it takes
  * CAP_DAC_OVERRIDE.  A vmlaunch killed by SIGKILL leaves nothing behind
  * either.  It holds none of vmlaunch's fds and ignores the terminal. */
 _Noreturn static void keeper_main(const struct cgroup *cg, int rd, int null_fd, pid_t parent) {
-        struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
-        sigset_t all;
+        struct sigaction wake = { .sa_handler = keeper_wake };
+        struct pollfd p = { .fd = 0, .events = POLLIN };
+        sigset_t all, waiting;
         char self[16];
-        int failed = 0, pidfd;
+        int failed = 0;
         size_t len;
 
         sigfillset(&all);
@@ -520,16 +527,19 @@ _Noreturn static void keeper_main(const struct cgroup *cg, int rd, int null_fd, 
         /* Told apart from vmlaunch in ps and by pgrep -x. */
         prctl(PR_SET_NAME, "vmlaunch-cgroup", 0, 0, 0);
         setsid();
-        /* vmlaunch's end: a byte at teardown, or its death (a pidfd turns
-         * readable), whichever comes first.  Not EOF alone: a process
-         * forked before an exec holds a copy of the write end a while. */
-        pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
-        if (dup2(rd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 ||
-            (pidfd >= 0 && dup2(pidfd, 3) < 0))
+        if (dup2(rd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0)
                 _exit(2);
-        close_range(pidfd >= 0 ? 4 : 3, ~0u, 0);
-        p[1].fd = pidfd >= 0 ? 3 : -1;
-        while (getppid() == parent && poll(p, 2, -1) <= 0)
+        close_range(3, ~0u, 0);
+        /* vmlaunch's end: a byte at teardown, or its death, whichever
+         * comes first.  Not EOF alone: a process forked before an exec
+         * holds a copy of the write end a while.  Its death is a signal
+         * that only ppoll lets in (a pidfd would do, but valgrind, which
+         * runs vmlaunch in test_valgrind, does not know pidfd_open). */
+        sigaction(SIGUSR2, &wake, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGUSR2, 0, 0, 0);
+        waiting = all;
+        sigdelset(&waiting, SIGUSR2);
+        while (getppid() == parent && ppoll(&p, 1, NULL, &waiting) <= 0)
                 ;
         for (size_t i = 0; i < cg->n_dirs; i++)
                 failed |= dir_remove(&cg->dirs[i]) < 0;
