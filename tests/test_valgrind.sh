@@ -28,7 +28,11 @@ case_run() {
         printf '%s\n' "$@" > "$dir/$name.conf"
         for how in plain valgrind; do
                 if [ $how = valgrind ]; then
-                        set -- valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+                        # Silent after fork: vmlaunch's forked helpers (the
+                        # cgroup keeper, the VM's closer, a child before its
+                        # exec) end with _exit and free nothing by design.
+                        set -- valgrind -q --child-silent-after-fork=yes \
+                                --leak-check=full --show-leak-kinds=definite,indirect,possible \
                                 --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
                                 --log-file="$dir/$name.vg"
                 else
