@@ -46,6 +46,13 @@ suite() {
         # One guest per test: when the emulated guest dies, only that
         # test runs again.
         for t in $(ctest --test-dir "$dir" -N -L kvm | sed -n 's/^ *Test *#[0-9]*: //p'); do
+                # Under the sanitizers, test_e2e's forty VMs starve the
+                # emulated guest until its heartbeat stops (4 boots of 4
+                # in a row): there it runs only where /dev/kvm is real.
+                if [ "$dir" = build-asan ] && [ "$t" = test_e2e ]; then
+                        echo "run.sh: $dir: $t needs a real /dev/kvm under the sanitizers; not run in the guest" >&2
+                        continue
+                fi
                 in_kvm ctest --test-dir "$top/$dir" --output-on-failure -R "^$t\$"
         done
 }

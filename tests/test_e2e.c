@@ -31,9 +31,10 @@ static const char *config(const char *plugin, const char *args, unsigned vcpus, 
                  "plugin = {\n"
                  "  path = \"%s\";\n"
                  "  args = [ %s ];\n"
+                 "%s"
                  "};\n"
                  "sandbox = { seccomp_policy = \"%s\"; };\n",
-                 vcpus, timeout_ms, plugin, args, TEST_SECCOMP_POLICY);
+                 vcpus, timeout_ms, plugin, args, test_plugin_env(), TEST_SECCOMP_POLICY);
         return config_buf;
 }
 

@@ -65,6 +65,21 @@ static inline void test_require(bool ok, const char *what) {
         exit(TEST_SKIP);
 }
 
+/* The sanitizer options of a sanitizer build's test run, as plugin.env
+ * entries ("" where none are set): the plugin's environment is minimal,
+ * so a sanitized plugin gets them only this way (a crash must end in its
+ * signal, handle_segv=0, not in ASan's exit 1). */
+static inline const char *test_plugin_env(void) {
+        static char buf[1024];
+        const char *a = getenv("ASAN_OPTIONS"), *u = getenv("UBSAN_OPTIONS");
+
+        if (!a && !u)
+                return "";
+        snprintf(buf, sizeof(buf), "  env = [ %s%s%s%s%s%s%s ];\n", a ? "\"ASAN_OPTIONS=" : "", a ? a : "",
+                 a ? "\"" : "", a && u ? ", " : "", u ? "\"UBSAN_OPTIONS=" : "", u ? u : "", u ? "\"" : "");
+        return buf;
+}
+
 static inline bool test_have_kvm(void) {
         int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         bool ok = fd >= 0 && ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;

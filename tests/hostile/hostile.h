@@ -35,10 +35,11 @@ static inline const char *hostile_config(const char *plugin, const char *args, c
                  "plugin = {\n"
                  "  path = \"%s\";\n"
                  "  args = [ %s ];\n"
+                 "%s"
                  "};\n"
                  "sandbox = { enabled = true; seccomp_policy = \"%s\"; };\n"
                  "%s\n",
-                 HOSTILE_DEADLINE_MS, plugin, args, TEST_SECCOMP_POLICY, extra);
+                 HOSTILE_DEADLINE_MS, plugin, args, test_plugin_env(), TEST_SECCOMP_POLICY, extra);
         return buf;
 }
 

@@ -499,11 +499,12 @@ static void load_spawn(struct load_run *run, unsigned idx) {
                 "plugin = {\n"
                 "  path = \"%s\";\n"
                 "  args = [ %s ];\n"
+                "%s"
                 "};\n"
                 "sandbox = { enabled = true; seccomp_policy = \"%s\"; };\n"
                 "%s",
-                (int)getpid(), idx, LOAD_DEADLINE_MS, plugin, plugin_args[run->kind], TEST_SECCOMP_POLICY,
-                net);
+                (int)getpid(), idx, LOAD_DEADLINE_MS, plugin, plugin_args[run->kind], test_plugin_env(),
+                TEST_SECCOMP_POLICY, net);
         load_assert(fclose(f) == 0, "%s: %s", conf, strerror(errno));
 
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
