@@ -344,36 +344,14 @@ static void print_names(const char *what, const struct load_names *s) {
 
 /* The pid of a child of ours named VM_CLOSER_COMM, or 0. */
 static pid_t find_closer(void) {
-        DIR *d = opendir("/proc");
-        struct dirent *e;
+        struct load_names kids = { 0 };
         pid_t found = 0;
 
-        ck_assert_ptr_nonnull(d);
-        while (!found && (e = readdir(d))) {
-                char path[300], stat[512], *open_paren, *close_paren;
-                int ppid;
-                char state;
-                FILE *f;
-
-                if (e->d_name[0] < '0' || e->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (!fgets(stat, sizeof(stat), f))
-                        stat[0] = '\0';
-                fclose(f);
-                open_paren = strchr(stat, '(');
-                close_paren = strrchr(stat, ')');
-                if (!open_paren || !close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2 ||
-                    ppid != getpid())
-                        continue;
-                *close_paren = '\0';
-                if (strcmp(open_paren + 1, VM_CLOSER_COMM) == 0)
-                        found = (pid_t)atoi(e->d_name);
-        }
-        closedir(d);
+        count_children(&kids);
+        for (unsigned i = 0; i < kids.n && !found; i++)
+                if (strstr(kids.name[i], "(" VM_CLOSER_COMM ")"))
+                        found = (pid_t)atoi(kids.name[i]);
+        names_free(&kids);
         return found;
 }
 
