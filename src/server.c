@@ -7,17 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "pb_convert.h"
 #include "util.h"
-#include "vcpu.h"
 #include "vm.h"
 #include "wire.h"
 
-#define CPUID_MAX_ENTRIES 256
 #define MSR_LIST_MAX 256
 
 struct server {
@@ -153,13 +151,6 @@ static void *reply_alloc(struct reply *rp, size_t size) {
         return p;
 }
 
-/* The response case for a request case: +1, except dirty_log (101). */
-static MainResponse__MessageCase response_case(MainRequest__MessageCase c) {
-        if (c == MAIN_REQUEST__MESSAGE_DIRTY_LOG)
-                return MAIN_RESPONSE__MESSAGE_DIRTY_LOG;
-        return (MainResponse__MessageCase)(c + 1);
-}
-
 static int handle_create(struct server *s, const MainRequest__Create *req, int in_fd, struct reply *rp) {
         struct vm *vm = s->vm;
         int fd, rfd, r;
@@ -202,28 +193,19 @@ static int handle_cpuid(struct server *s, bool emulated, struct reply *rp) {
         struct kvm_cpuid2 *c;
         CpuidEntry *entries, **ptrs;
 
+        int r;
+
         main_response__cpuid_response__init(&rp->u.cpuid);
-        c = reply_alloc(rp, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
-        entries = reply_alloc(rp, CPUID_MAX_ENTRIES * sizeof(*entries));
-        ptrs = reply_alloc(rp, CPUID_MAX_ENTRIES * sizeof(*ptrs));
+        c = reply_alloc(rp, sizeof(*c) + PB_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+        entries = reply_alloc(rp, PB_CPUID_MAX_ENTRIES * sizeof(*entries));
+        ptrs = reply_alloc(rp, PB_CPUID_MAX_ENTRIES * sizeof(*ptrs));
         if (!c || !entries || !ptrs)
                 return -ENOMEM;
-        c->nent = CPUID_MAX_ENTRIES;
-        if (ioctl(s->vm->kvm.sys_fd, emulated ? KVM_GET_EMULATED_CPUID : KVM_GET_SUPPORTED_CPUID, c) < 0)
-                return -errno;
-        for (uint32_t i = 0; i < c->nent; i++) {
-                const struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-                cpuid_entry__init(&entries[i]);
-                entries[i].function = k->function;
-                entries[i].has_index = !!(k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
-                entries[i].index = k->index;
-                entries[i].eax = k->eax;
-                entries[i].ebx = k->ebx;
-                entries[i].ecx = k->ecx;
-                entries[i].edx = k->edx;
-                ptrs[i] = &entries[i];
-        }
+        c->nent = PB_CPUID_MAX_ENTRIES;
+        r = vm_get_cpuid(s->vm, emulated, c);
+        if (r < 0)
+                return r;
+        pb_cpuid_list_from_kvm(c->entries, c->nent, entries, ptrs);
         rp->u.cpuid.n_entries = c->nent;
         rp->u.cpuid.entries = ptrs;
         return 0;
@@ -231,14 +213,16 @@ static int handle_cpuid(struct server *s, bool emulated, struct reply *rp) {
 
 static int handle_msr_list(struct server *s, struct reply *rp) {
         struct kvm_msr_list *l;
+        int r;
 
         main_response__msr_list_response__init(&rp->u.msr_list);
         l = reply_alloc(rp, sizeof(*l) + MSR_LIST_MAX * sizeof(uint32_t));
         if (!l)
                 return -ENOMEM;
         l->nmsrs = MSR_LIST_MAX;
-        if (ioctl(s->vm->kvm.sys_fd, KVM_GET_MSR_INDEX_LIST, l) < 0)
-                return -errno;
+        r = vm_get_msr_index_list(s->vm, l);
+        if (r < 0)
+                return r;
         rp->u.msr_list.n_indices = l->nmsrs;
         rp->u.msr_list.indices = l->indices;
         return 0;
@@ -246,7 +230,6 @@ static int handle_msr_list(struct server *s, struct reply *rp) {
 
 static int handle_irq_routing(struct server *s, const MainRequest__SetIrqRouting *req, struct reply *rp) {
         struct kvm_irq_routing *t;
-        int err;
 
         t = reply_alloc(rp, sizeof(*t) + req->n_routes * sizeof(struct kvm_irq_routing_entry));
         if (!t)
@@ -274,12 +257,7 @@ static int handle_irq_routing(struct server *s, const MainRequest__SetIrqRouting
                         return -EINVAL;
                 }
         }
-        err = vm_irqchip(s->vm);
-        if (err < 0)
-                return err;
-        if (ioctl(s->vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, t) < 0)
-                return -errno;
-        return 0;
+        return vm_set_gsi_routing(s->vm, t);
 }
 
 /* VM-wide state sets: PIC0, PIC1, IOAPIC (irqchip 0..2), PIT, CLOCK. */
@@ -300,55 +278,68 @@ static int vm_state_size(unsigned set) {
 }
 
 static int handle_get_state(struct server *s, unsigned set, struct reply *rp) {
-        int size = vm_state_size(set);
-        int fd = s->vm->kvm.vm_fd, r;
+        int size = vm_state_size(set), r;
         uint8_t *buf;
 
         main_response__get_state__init(&rp->u.get_state);
         if (size < 0)
                 return size;
-        if (set != MAIN_REQUEST__STATE_SET__CLOCK && (r = vm_irqchip(s->vm)) < 0)
-                return r;
         buf = reply_alloc(rp, sizeof(struct kvm_irqchip) + (size_t)size);
         if (!buf)
                 return -ENOMEM;
-        if (set <= MAIN_REQUEST__STATE_SET__IOAPIC) {
+        switch (set) {
+        case MAIN_REQUEST__STATE_SET__PIC0:
+        case MAIN_REQUEST__STATE_SET__PIC1:
+        case MAIN_REQUEST__STATE_SET__IOAPIC: {
                 struct kvm_irqchip *chip = (struct kvm_irqchip *)buf;
 
+                /* The state sets PIC0..IOAPIC are KVM's chip ids 0..2. */
                 chip->chip_id = set;
-                if (ioctl(fd, KVM_GET_IRQCHIP, chip) < 0)
-                        return -errno;
+                r = vm_get_irqchip(s->vm, chip);
                 rp->u.get_state.state.data = (uint8_t *)&chip->chip;
-        } else {
-                if (ioctl(fd, set == MAIN_REQUEST__STATE_SET__PIT ? KVM_GET_PIT2 : KVM_GET_CLOCK, buf) < 0)
-                        return -errno;
-                rp->u.get_state.state.data = buf;
+                break;
         }
+        case MAIN_REQUEST__STATE_SET__PIT:
+                r = vm_get_pit(s->vm, (struct kvm_pit_state2 *)buf);
+                rp->u.get_state.state.data = buf;
+                break;
+        default:
+                r = vm_get_clock(s->vm, (struct kvm_clock_data *)buf);
+                rp->u.get_state.state.data = buf;
+                break;
+        }
+        if (r < 0)
+                return r;
         rp->u.get_state.state.len = (size_t)size;
         return 0;
 }
 
 static int handle_set_state(struct server *s, unsigned set, const ProtobufCBinaryData *state) {
         int size = vm_state_size(set);
-        int fd = s->vm->kvm.vm_fd, r;
 
         if (size < 0 || state->len != (size_t)size)
                 return -EINVAL;
-        if (set != MAIN_REQUEST__STATE_SET__CLOCK && (r = vm_irqchip(s->vm)) < 0)
-                return r;
-        if (set <= MAIN_REQUEST__STATE_SET__IOAPIC) {
+        switch (set) {
+        case MAIN_REQUEST__STATE_SET__PIC0:
+        case MAIN_REQUEST__STATE_SET__PIC1:
+        case MAIN_REQUEST__STATE_SET__IOAPIC: {
                 struct kvm_irqchip chip = { .chip_id = set };
 
                 memcpy(&chip.chip, state->data, state->len);
-                return ioctl(fd, KVM_SET_IRQCHIP, &chip) < 0 ? -errno : 0;
+                return vm_set_irqchip(s->vm, &chip);
         }
-        {
-                uint8_t buf[sizeof(struct kvm_pit_state2) + sizeof(struct kvm_clock_data)];
+        case MAIN_REQUEST__STATE_SET__PIT: {
+                struct kvm_pit_state2 pit;
 
-                memcpy(buf, state->data, state->len);
-                return ioctl(fd, set == MAIN_REQUEST__STATE_SET__PIT ? KVM_SET_PIT2 : KVM_SET_CLOCK, buf) < 0
-                               ? -errno
-                               : 0;
+                memcpy(&pit, state->data, sizeof(pit));
+                return vm_set_pit(s->vm, &pit);
+        }
+        default: {
+                struct kvm_clock_data clock;
+
+                memcpy(&clock, state->data, sizeof(clock));
+                return vm_set_clock(s->vm, &clock);
+        }
         }
 }
 
@@ -384,8 +375,8 @@ static int handle_get_vcpus(struct server *s, struct reply *rp) {
         if (2 * (size_t)vm->n_vcpus > WIRE_MAX_FDS)
                 return -E2BIG;
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                rp->fds[rp->n_fds++] = vm->vcpus[i]->req_wr;
-                rp->fds[rp->n_fds++] = vm->vcpus[i]->resp_rd;
+                vm_vcpu_peer_fds(vm, i, &rp->fds[rp->n_fds], &rp->fds[rp->n_fds + 1]);
+                rp->n_fds += 2;
         }
         return 0;
 }
@@ -429,8 +420,7 @@ static int dispatch(struct server *s, const MainRequest *req, int in_fd, struct 
         case MAIN_REQUEST__MESSAGE_CHECK_EXTENSION:
                 main_response__check_extension__init(&rp->u.check_extension);
                 resp->check_extension = &rp->u.check_extension;
-                rp->u.check_extension.has_extension =
-                        kvm_check_extension(vm->kvm.vm_fd, req->check_extension->extension) == 1;
+                rp->u.check_extension.has_extension = vm_check_extension(vm, req->check_extension->extension);
                 return 0;
         case MAIN_REQUEST__MESSAGE_GET_SUPPORTED_CPUID:
         case MAIN_REQUEST__MESSAGE_GET_EMULATED_CPUID:
@@ -457,14 +447,8 @@ static int dispatch(struct server *s, const MainRequest *req, int in_fd, struct 
 
                 return vm_reserve_range(vm, (uint32_t)r->space, r->start, r->length, r->async_write);
         }
-        case MAIN_REQUEST__MESSAGE_SET_IRQ: {
-                struct kvm_irq_level lvl = { .irq = req->set_irq->irq_id, .level = req->set_irq->active };
-                int r = vm_irqchip(vm);
-
-                if (r < 0)
-                        return r;
-                return ioctl(vm->kvm.vm_fd, KVM_IRQ_LINE, &lvl) < 0 ? -errno : 0;
-        }
+        case MAIN_REQUEST__MESSAGE_SET_IRQ:
+                return vm_set_irq_line(vm, req->set_irq->irq_id, req->set_irq->active);
         case MAIN_REQUEST__MESSAGE_SET_IRQ_ROUTING:
                 return handle_irq_routing(s, req->set_irq_routing, rp);
         case MAIN_REQUEST__MESSAGE_GET_STATE:
@@ -472,11 +456,8 @@ static int dispatch(struct server *s, const MainRequest *req, int in_fd, struct 
                 return handle_get_state(s, (unsigned)req->get_state->set, rp);
         case MAIN_REQUEST__MESSAGE_SET_STATE:
                 return handle_set_state(s, (unsigned)req->set_state->set, &req->set_state->state);
-        case MAIN_REQUEST__MESSAGE_SET_IDENTITY_MAP_ADDR: {
-                uint64_t addr = req->set_identity_map_addr->address;
-
-                return ioctl(vm->kvm.vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0 ? -errno : 0;
-        }
+        case MAIN_REQUEST__MESSAGE_SET_IDENTITY_MAP_ADDR:
+                return vm_set_identity_map_addr(vm, req->set_identity_map_addr->address);
         case MAIN_REQUEST__MESSAGE_PAUSE_VCPUS:
                 vm_pause_vcpus(vm, req->pause_vcpus->cpu_mask, req->pause_vcpus->user);
                 return 0;
@@ -560,7 +541,7 @@ void server_handle(struct server *s, struct server_conn *c) {
                 /* errno only, no case: crosvm's answer to these. */
                 rp.resp.message_case = MAIN_RESPONSE__MESSAGE__NOT_SET;
         } else {
-                rp.resp.message_case = response_case(req->message_case);
+                rp.resp.message_case = pb_response_case(req->message_case);
                 /* Every case points at some sub-message; empty ones share
                  * one empty message (they all encode as length 0). */
                 if (!rp.resp.create)

@@ -10,12 +10,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "pb_convert.h"
 #include "util.h"
 #include "vm.h"
-#include "wire.h"
 
 /* Room for every allocation protobuf-c makes while unpacking the largest
  * request a pipe can carry, plus what a handler needs (MSR and CPUID
@@ -80,20 +81,7 @@ int vcpu_setup_signals(void) {
         return 0;
 }
 
-static int pipe_pair(int *ret_rd, int *ret_wr) {
-        int p[2];
-
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        /* crosvm asks for 256 KiB pipes; a smaller one only costs speed. */
-        if (fcntl(p[0], F_SETPIPE_SZ, (int)WIRE_PIPE_MAX) < 0)
-                log_debug("F_SETPIPE_SZ: %m (continuing with the default size)");
-        *ret_rd = p[0];
-        *ret_wr = p[1];
-        return 0;
-}
-
-int vcpu_new(struct vm *vm, unsigned id, struct vcpu **ret) {
+int vcpu_new(const struct vcpu_link *link, unsigned id, struct vcpu **ret) {
         struct vcpu *v;
         int r;
 
@@ -101,36 +89,28 @@ int vcpu_new(struct vm *vm, unsigned id, struct vcpu **ret) {
         if (!v)
                 return -ENOMEM;
         memset(v, 0, sizeof(*v));
-        v->vm = vm;
+        v->link = *link;
         v->id = id;
-        v->fd = v->req_rd = v->req_wr = v->resp_rd = v->resp_wr = -1;
-        v->rx = malloc(WIRE_PIPE_MAX);
-        v->tx = malloc(WIRE_PIPE_MAX);
+        v->fd = -1;
         v->arena.base = mmap(NULL, VCPU_ARENA_SIZE, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (v->arena.base == MAP_FAILED)
                 v->arena.base = NULL;
         v->arena.size = VCPU_ARENA_SIZE;
         v->allocator = (ProtobufCAllocator){ arena_alloc, arena_free, &v->arena };
-        wire_poller_init(&v->poller, vm->config->poll_us * 1000u);
-        if (vm->lanes) {
-                v->lane_slot = lane_slot_at(vm->lanes, id);
-                lane_init(&v->lane, v->lane_slot, true, &v->poller, &vm->dying);
+        r = channel_init_host(&v->chan, link->poll_ns);
+        if (r >= 0 && !v->arena.base) {
+                channel_destroy(&v->chan);
+                r = -ENOMEM;
         }
-        if (!v->rx || !v->tx || !v->arena.base) {
-                vcpu_free(v);
-                return -ENOMEM;
-        }
-        r = pipe_pair(&v->req_rd, &v->req_wr);
-        if (r >= 0)
-                r = pipe_pair(&v->resp_rd, &v->resp_wr);
-        /* Only this thread reads the requests: the flag is ours to set. */
-        if (r >= 0)
-                r = wire_poller_attach(&v->poller, v->req_rd);
         if (r < 0) {
-                vcpu_free(v);
+                if (v->arena.base)
+                        munmap(v->arena.base, v->arena.size);
+                free(v);
                 return r;
         }
+        if (link->lane_slot)
+                channel_offer_lane(&v->chan, link->lane_slot, link->dying);
         *ret = v;
         return 0;
 }
@@ -139,53 +119,43 @@ void vcpu_free(struct vcpu *v) {
         if (!v)
                 return;
         if (v->run)
-                munmap(v->run, v->vm->kvm.run_size);
+                munmap(v->run, v->link.kvm->run_size);
         safe_close(v->fd);
-        safe_close(v->req_rd);
-        safe_close(v->req_wr);
-        safe_close(v->resp_rd);
-        safe_close(v->resp_wr);
+        channel_destroy(&v->chan);
         if (v->arena.base)
                 munmap(v->arena.base, v->arena.size);
-        free(v->rx);
-        free(v->tx);
         free(v);
 }
 
+void vcpu_peer_fds(const struct vcpu *v, int *ret_req_wr, int *ret_resp_rd) {
+        *ret_req_wr = v->chan.peer_wr;
+        *ret_resp_rd = v->chan.peer_rd;
+}
+
 static bool dying(const struct vcpu *v) {
-        return atomic_load_explicit(&v->vm->dying, memory_order_relaxed);
+        return atomic_load_explicit(v->link.dying, memory_order_relaxed);
 }
 
 /* The plugin wrote an impossible index or a bad length into the lane:
  * nothing after it can be trusted, and the VM ends as failed. */
 static int lane_broken(struct vcpu *v, const char *what) {
-        vm_set_stop_reason(v->vm, VM_STOP_PLUGIN_ERROR, "vCPU %u: the plugin broke the lane (%s)", v->id, what);
+        vm_set_stop_reason(v->link.vm, VM_STOP_PLUGIN_ERROR, "vCPU %u: the plugin broke the lane (%s)", v->id,
+                           what);
         return -EPIPE;
 }
 
-/* Sends one varint-prefixed response.  `bound` is an upper bound on its
- * packed size (pb_small_bound), or 0 to have protobuf-c size it first.
- * The message is packed after room for the longest prefix, and its prefix
- * goes right before it. */
+/* Sends one response on the channel.  `bound` is an upper bound on its
+ * packed size (pb_small_bound), or 0 to have protobuf-c size it first:
+ * on the hot path a Wait is packed without that sizing pass. */
 static int send_response_bounded(struct vcpu *v, const VcpuResponse *resp, size_t bound) {
-        uint8_t prefix[WIRE_VARINT32_MAX];
-        uint8_t *body = v->tx + WIRE_VARINT32_MAX;
-        size_t len, k;
+        int r;
 
-        if (bound == 0 || bound > WIRE_PIPE_MAX - WIRE_VARINT32_MAX) {
-                len = vcpu_response__get_packed_size(resp);
-                if (len > WIRE_PIPE_MAX - WIRE_VARINT32_MAX)
+        if (bound == 0 || bound > CHANNEL_HOST_BODY_MAX) {
+                if (vcpu_response__get_packed_size(resp) > CHANNEL_HOST_BODY_MAX)
                         return -EMSGSIZE;
         }
-        len = vcpu_response__pack(resp, body);
-        k = wire_varint32_encode((uint32_t)len, prefix);
-        memcpy(body - k, prefix, k);
-        if (atomic_load_explicit(&v->lane_on, memory_order_relaxed)) {
-                int r = lane_write(&v->lane, body - k, k + len);
-
-                return r == -EPROTO ? lane_broken(v, "an impossible read index") : r;
-        }
-        return wire_write_all(v->resp_wr, body - k, k + len);
+        r = channel_send(&v->chan, vcpu_response__pack(resp, channel_body(&v->chan)));
+        return r == -EPROTO ? lane_broken(v, "an impossible read index") : r;
 }
 
 static int send_response(struct vcpu *v, const VcpuResponse *resp) {
@@ -209,38 +179,30 @@ static int send_errno(struct vcpu *v, VcpuResponse__MessageCase which, int e) {
  * next call.  -EPIPE when the VM is stopping. */
 static int read_request(struct vcpu *v, VcpuRequest **ret) {
         for (;;) {
+                const uint8_t *msg = NULL;
                 VcpuRequest *req;
-                ssize_t n;
+                size_t n = 0;
+                int r = channel_recv(&v->chan, true, &msg, &n);
 
-                if (atomic_load_explicit(&v->lane_on, memory_order_relaxed)) {
-                        size_t len = 0;
-                        int r = lane_read_message(&v->lane, v->rx, WIRE_PIPE_MAX, false, &len);
-
-                        if (r == -EPROTO)
-                                return lane_broken(v, "an impossible write index or message length");
-                        if (r < 0)
-                                return r;
-                        n = (ssize_t)len;
-                } else
-                        n = wire_poller_read(&v->poller, v->req_rd, v->rx, WIRE_PIPE_MAX);
-
-                if (n == -EINTR) {
+                /* A kick: the VM may be stopping, or pausing this vCPU
+                 * (its next Wait answers that). */
+                if (r == -EINTR) {
                         if (dying(v))
                                 return -EPIPE;
                         continue;
                 }
-                if (n < 0)
-                        return (int)n;
-                if (n == 0)
-                        return -EPIPE;
+                if (r == -EPROTO)
+                        return lane_broken(v, "an impossible write index or message length");
+                if (r < 0)
+                        return r;
                 v->arena.used = 0;
-                req = vcpu_request__unpack(&v->allocator, (size_t)n, v->rx);
+                req = vcpu_request__unpack(&v->allocator, n, msg);
                 if (!req) {
                         /* Our own Shutdown may have landed behind a request
                          * in the same read. */
                         if (dying(v))
                                 return -EPIPE;
-                        log_warning("vCPU %u: undecodable request of %zd bytes from the plugin; answered EBADMSG",
+                        log_warning("vCPU %u: undecodable request of %zu bytes from the plugin; answered EBADMSG",
                                     v->id, n);
                         send_errno(v, VCPU_RESPONSE__MESSAGE__NOT_SET, EBADMSG);
                         continue;
@@ -332,53 +294,27 @@ static int set_cpuid(struct vcpu *v, const VcpuRequest__SetCpuid *req) {
                 return -ENOMEM;
         memset(c, 0, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
         c->nent = (uint32_t)n;
-        for (size_t i = 0; i < n; i++) {
-                const CpuidEntry *e = req->entries[i];
-                struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-                k->function = e->function;
-                if (e->has_index) {
-                        k->index = e->index;
-                        k->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-                }
-                k->eax = e->eax;
-                k->ebx = e->ebx;
-                k->ecx = e->ecx;
-                k->edx = e->edx;
-        }
+        for (size_t i = 0; i < n; i++)
+                pb_cpuid_to_kvm(req->entries[i], &c->entries[i]);
         if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
                 return -errno;
         return 0;
 }
 
-#define CPUID_MAX_ENTRIES 256
-
 static int serve_hyperv_cpuid(struct vcpu *v) {
         VcpuResponse resp = VCPU_RESPONSE__INIT;
         VcpuResponse__CpuidResponse cr = VCPU_RESPONSE__CPUID_RESPONSE__INIT;
-        struct kvm_cpuid2 *c = arena_alloc(&v->arena, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
-        CpuidEntry *entries = arena_alloc(&v->arena, CPUID_MAX_ENTRIES * sizeof(CpuidEntry));
-        CpuidEntry **ptrs = arena_alloc(&v->arena, CPUID_MAX_ENTRIES * sizeof(CpuidEntry *));
+        struct kvm_cpuid2 *c = arena_alloc(&v->arena, sizeof(*c) + PB_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+        CpuidEntry *entries = arena_alloc(&v->arena, PB_CPUID_MAX_ENTRIES * sizeof(CpuidEntry));
+        CpuidEntry **ptrs = arena_alloc(&v->arena, PB_CPUID_MAX_ENTRIES * sizeof(CpuidEntry *));
 
         if (!c || !entries || !ptrs)
                 return send_errno(v, VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID, ENOMEM);
         memset(c, 0, sizeof(*c));
-        c->nent = CPUID_MAX_ENTRIES;
+        c->nent = PB_CPUID_MAX_ENTRIES;
         if (ioctl(v->fd, KVM_GET_SUPPORTED_HV_CPUID, c) < 0)
                 return send_errno(v, VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID, errno);
-        for (uint32_t i = 0; i < c->nent; i++) {
-                const struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-                cpuid_entry__init(&entries[i]);
-                entries[i].function = k->function;
-                entries[i].has_index = !!(k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
-                entries[i].index = k->index;
-                entries[i].eax = k->eax;
-                entries[i].ebx = k->ebx;
-                entries[i].ecx = k->ecx;
-                entries[i].edx = k->edx;
-                ptrs[i] = &entries[i];
-        }
+        pb_cpuid_list_from_kvm(c->entries, c->nent, entries, ptrs);
         cr.n_entries = c->nent;
         cr.entries = ptrs;
         resp.message_case = VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID;
@@ -544,12 +480,52 @@ static void match_hint(struct vcpu *v, const struct vm_hint *h, struct kvm_regs 
         }
 }
 
+/* The reply watchdog's marks around a wait for the plugin's answer.  Off
+ * (the default), nothing is written: the exit path stays as it was.  The
+ * address goes first and the start time last (release), so a reader that
+ * sees the time sees the address it belongs to. */
+static void watch_wait(struct vcpu *v, uint32_t space, uint64_t addr, bool is_write, bool begin) {
+        struct timespec ts;
+
+        if (!v->link.reply_timeout_ms)
+                return;
+        if (!begin) {
+                atomic_store_explicit(&v->wait_since_usec, 0, memory_order_release);
+                return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        atomic_store_explicit(&v->wait_addr, addr, memory_order_relaxed);
+        atomic_store_explicit(&v->wait_space, space | (is_write ? VCPU_WAIT_WRITE : 0), memory_order_relaxed);
+        /* 0 means "not waiting": a clock reading of 0 becomes 1. */
+        atomic_store_explicit(&v->wait_since_usec,
+                              ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u) | 1u,
+                              memory_order_release);
+}
+
+bool vcpu_waiting(const struct vcpu *v, uint64_t *ret_since_usec, uint32_t *ret_space, uint64_t *ret_addr,
+                  bool *ret_write) {
+        uint64_t since = atomic_load_explicit(&v->wait_since_usec, memory_order_acquire), addr;
+        uint32_t space;
+
+        if (!since)
+                return false;
+        addr = atomic_load_explicit(&v->wait_addr, memory_order_relaxed);
+        space = atomic_load_explicit(&v->wait_space, memory_order_relaxed);
+        /* The same start time after the reads: the address is this wait's. */
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&v->wait_since_usec, memory_order_relaxed) != since)
+                return false;
+        *ret_since_usec = since;
+        *ret_space = space & ~VCPU_WAIT_WRITE;
+        *ret_addr = addr;
+        *ret_write = space & VCPU_WAIT_WRITE;
+        return true;
+}
+
 /* A guest access that exited to us.  Unreserved: reads see zeros and
  * writes vanish, as in crosvm. */
 static int handle_access(struct vcpu *v, uint32_t space, uint64_t addr, uint8_t *data, size_t len, bool is_write) {
-        struct vm *vm = v->vm;
-        const struct range *rng;
-        bool async, hinted = false;
+        bool reserved, async = false, hinted = false;
         struct vm_hint hint;
         VcpuResponse__Wait w = VCPU_RESPONSE__WAIT__INIT;
         VcpuResponse__Wait__Io io = VCPU_RESPONSE__WAIT__IO__INIT;
@@ -559,17 +535,8 @@ static int handle_access(struct vcpu *v, uint32_t space, uint64_t addr, uint8_t 
         struct kvm_debugregs dregs;
         int r;
 
-        pthread_rwlock_rdlock(&vm->lock);
-        rng = range_set_find(&vm->ranges[space], addr);
-        async = rng && rng->async_write;
-        if (rng && !async && vm->hint.set && vm->hint.space == space && vm->hint.address == addr &&
-            vm->hint.on_write == is_write) {
-                hint = vm->hint;
-                hinted = true;
-        }
-        pthread_rwlock_unlock(&vm->lock);
-
-        if (!rng || (async && !is_write)) {
+        reserved = vm_lookup_access(v->link.vm, space, addr, is_write, &async, &hint, &hinted);
+        if (!reserved || (async && !is_write)) {
                 if (!is_write)
                         memset(data, 0, len);
                 return 0;
@@ -601,7 +568,9 @@ static int handle_access(struct vcpu *v, uint32_t space, uint64_t addr, uint8_t 
         }
         w.exit_case = VCPU_RESPONSE__WAIT__EXIT_IO;
         w.io = &io;
+        watch_wait(v, space, addr, is_write, !async);
         r = send_wait(v, &w, io.data.len + io.regs.len + io.sregs.len + io.debugregs.len, async, &res);
+        watch_wait(v, space, addr, is_write, false);
         if (r < 0 || async || is_write)
                 return r;
         /* crosvm aborted on a short read buffer; we use what came and
@@ -661,20 +630,13 @@ static int handle_pause(struct vcpu *v) {
         return send_wait(v, &w, 0, false, &res);
 }
 
-static void barrier_wait(struct vm *vm) {
-        pthread_mutex_lock(&vm->barrier_lock);
-        vm->barrier_count++;
-        pthread_cond_broadcast(&vm->barrier_cond);
-        while (vm->barrier_count < vm->n_vcpus && !atomic_load(&vm->dying))
-                pthread_cond_wait(&vm->barrier_cond, &vm->barrier_lock);
-        pthread_mutex_unlock(&vm->barrier_lock);
-}
-
 static int run_loop(struct vcpu *v) {
         struct kvm_run *run = v->run;
         int r;
 
         for (;;) {
+                if (atomic_load_explicit(v->link.held, memory_order_relaxed))
+                        vm_hold_wait(v->link.vm);
                 if (dying(v))
                         return 0;
                 if (atomic_load_explicit(&v->pause_pending, memory_order_relaxed) &&
@@ -691,7 +653,7 @@ static int run_loop(struct vcpu *v) {
                                 atomic_thread_fence(memory_order_seq_cst);
                                 continue;
                         }
-                        vm_set_stop_reason(v->vm, VM_STOP_VCPU_ERROR, "vCPU %u: KVM_RUN failed: %s", v->id,
+                        vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ERROR, "vCPU %u: KVM_RUN failed: %s", v->id,
                                            strerror(errno));
                         return -errno;
                 }
@@ -715,10 +677,10 @@ static int run_loop(struct vcpu *v) {
                         r = handle_hyperv(v);
                         break;
                 case KVM_EXIT_HLT:
-                        vm_set_stop_reason(v->vm, VM_STOP_VCPU_ENDED, "vCPU %u halted", v->id);
+                        vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ENDED, "vCPU %u halted", v->id);
                         return 0;
                 case KVM_EXIT_SHUTDOWN:
-                        vm_set_stop_reason(v->vm, VM_STOP_VCPU_ENDED,
+                        vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ENDED,
                                            "vCPU %u: guest shutdown (triple fault)", v->id);
                         return 0;
                 case KVM_EXIT_INTERNAL_ERROR:
@@ -729,11 +691,11 @@ static int run_loop(struct vcpu *v) {
                                           run->internal.suberror);
                                 return 0;
                         }
-                        vm_set_stop_reason(v->vm, VM_STOP_VCPU_ERROR, "vCPU %u: KVM internal error, suberror %u",
+                        vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ERROR, "vCPU %u: KVM internal error, suberror %u",
                                            v->id, run->internal.suberror);
                         return -EIO;
                 case KVM_EXIT_FAIL_ENTRY:
-                        vm_set_stop_reason(v->vm, VM_STOP_VCPU_ERROR,
+                        vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ERROR,
                                            "vCPU %u: VM entry failed, hardware reason 0x%llx", v->id,
                                            (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
                         return -EIO;
@@ -765,30 +727,27 @@ static void *vcpu_thread(void *arg) {
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
 
         r = serve_until_resume(v, &init_pending, &res);
-        /* The one look at the lane (lane.h): the SDK marked it before it
-         * wrote the Resume just read, and uses nothing else from now on. */
-        if (r >= 0 && v->lane_slot && lane_is_ready(v->lane_slot)) {
-                atomic_store(&v->lane_on, true);
+        /* The one look at the lane, right after the Resume from Init. */
+        if (r >= 0 && channel_lane_take(&v->chan))
                 log_debug("vCPU %u: on the lane", v->id);
-        }
         if (r >= 0) {
                 log_debug("vCPU %u: resumed from Init; waiting for the others", v->id);
-                barrier_wait(v->vm);
+                vm_wait_vcpus_resumed(v->link.vm);
                 log_debug("vCPU %u: running", v->id);
                 r = run_loop(v);
         }
         if (r == -EPIPE && !dying(v))
-                vm_set_stop_reason(v->vm, VM_STOP_VCPU_ENDED, "the plugin stopped vCPU %u", v->id);
+                vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ENDED, "the plugin stopped vCPU %u", v->id);
         else if (r < 0 && !dying(v))
-                vm_set_stop_reason(v->vm, VM_STOP_VCPU_ENDED, "vCPU %u stopped: %s", v->id, strerror(-r));
+                vm_set_stop_reason(v->link.vm, VM_STOP_VCPU_ENDED, "vCPU %u stopped: %s", v->id, strerror(-r));
         atomic_store(&v->thread_done, true);
-        if (write(v->vm->exit_fd, &one, sizeof(one)) < 0)
+        if (write(v->link.exit_fd, &one, sizeof(one)) < 0)
                 log_debug("vCPU %u: signalling its end: %m", v->id);
         return NULL;
 }
 
 int vcpu_create_kvm(struct vcpu *v) {
-        return kvm_create_vcpu(&v->vm->kvm, v->id, &v->fd, &v->run);
+        return kvm_create_vcpu(v->link.kvm, v->id, &v->fd, &v->run);
 }
 
 int vcpu_serve(struct vcpu *v, bool init_pending) {
@@ -815,8 +774,45 @@ void vcpu_kick(struct vcpu *v) {
                 v->run->immediate_exit = 1;
         atomic_thread_fence(memory_order_seq_cst);
         /* A thread asleep on the lane wakes to look at `dying`. */
-        if (atomic_load(&v->lane_on))
-                lane_kick(v->lane_slot);
+        channel_wake(&v->chan);
         if (v->thread_started && !atomic_load(&v->thread_done))
                 pthread_kill(v->thread, SIGRTMIN);
+}
+
+void vcpu_signal_stop(struct vcpu *v) {
+        if (!v->thread_started || atomic_load(&v->thread_done))
+                return;
+        /* Wakes a thread blocked reading the plugin's requests from the
+         * pipe; the kick covers KVM_RUN and the lane. */
+        channel_inject_shutdown(&v->chan);
+        vcpu_kick(v);
+}
+
+void vcpu_join(struct vcpu *v) {
+        if (!v->thread_started)
+                return;
+        for (;;) {
+                struct timespec ts;
+
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 20 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
+                        break;
+                /* Kicks can miss a thread between its look at `dying` and
+                 * its next wait; and with the plugin gone nobody else reads
+                 * a full response pipe it may be blocked writing to. */
+                vcpu_kick(v);
+                channel_drain(&v->chan);
+        }
+        v->thread_started = false;
+}
+
+void vcpu_pause(struct vcpu *v, uint64_t user) {
+        atomic_store(&v->pause_user, user);
+        atomic_store(&v->pause_pending, true);
+        vcpu_kick(v);
 }

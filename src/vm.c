@@ -32,9 +32,6 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-/* A Shutdown VcpuRequest: field 8, an empty message. */
-static const uint8_t shutdown_request[] = { 0x42, 0x00 };
-
 /* The lanes' memory: a memfd sealed against shrinking (a plugin that
  * truncated it would fault us) and growing, mapped here and by the SDK. */
 static int lanes_new(struct vm *vm, unsigned n) {
@@ -54,13 +51,26 @@ static int lanes_new(struct vm *vm, unsigned n) {
         return 0;
 }
 
-int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_step) {
+/* The failing step into errbuf, from a format. */
+static void step_failed(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void step_failed(char *errbuf, size_t errlen, const char *fmt, ...) {
+        va_list ap;
+
+        if (!errbuf || errlen == 0)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, errlen, fmt, ap);
+        va_end(ap);
+}
+
+int vm_new(const struct vm_config *config, struct vm **ret_vm, char *errbuf, size_t errlen) {
+        const char *step = NULL;
         struct vm *vm;
         int r;
 
         vm = calloc(1, sizeof(*vm));
         if (!vm) {
-                *ret_step = "allocating the VM";
+                step_failed(errbuf, errlen, "allocating the VM");
                 return -ENOMEM;
         }
         vm->config = config;
@@ -69,47 +79,56 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
         pthread_rwlock_init(&vm->lock, NULL);
         pthread_mutex_init(&vm->barrier_lock, NULL);
         pthread_cond_init(&vm->barrier_cond, NULL);
+        pthread_mutex_init(&vm->stop_lock, NULL);
 
         vm->kill_fd = eventfd(0, EFD_CLOEXEC);
         vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->kill_fd < 0 || vm->exit_fd < 0) {
                 r = -errno;
-                *ret_step = "creating eventfds";
+                step = "creating eventfds";
                 goto fail;
         }
-        r = kvm_open(config->kvm_device, &vm->kvm, ret_step);
+        r = kvm_open(config->kvm_device, &vm->kvm, &step);
         if (r < 0)
                 goto fail;
         if (config->vcpus > vm->kvm.max_vcpus) {
-                static char msg[128];
-
-                snprintf(msg, sizeof(msg), "vcpus: %u exceeds the limit of %u that %s reports (KVM_CAP_MAX_VCPUS)",
-                         config->vcpus, vm->kvm.max_vcpus, config->kvm_device);
-                *ret_step = msg;
-                r = -E2BIG;
-                goto fail;
+                step_failed(errbuf, errlen, "vcpus: %u exceeds the limit of %u that %s reports (KVM_CAP_MAX_VCPUS)",
+                            config->vcpus, vm->kvm.max_vcpus, config->kvm_device);
+                vm_free(vm);
+                return -E2BIG;
         }
-        r = kvm_create_vm(&vm->kvm, ret_step);
+        r = kvm_create_vm(&vm->kvm, &step);
         if (r < 0)
                 goto fail;
         vm->slot_used = calloc(vm->kvm.n_memslots, 1);
         vm->vcpus = calloc(config->vcpus, sizeof(*vm->vcpus));
         if (!vm->slot_used || !vm->vcpus) {
                 r = -ENOMEM;
-                *ret_step = "allocating vCPUs";
+                step = "allocating vCPUs";
                 goto fail;
         }
         if (config->lane) {
                 r = lanes_new(vm, config->vcpus);
                 if (r < 0) {
-                        *ret_step = "creating the vCPU lanes";
+                        step = "creating the vCPU lanes";
                         goto fail;
                 }
         }
         for (unsigned i = 0; i < config->vcpus; i++) {
-                r = vcpu_new(vm, i, &vm->vcpus[i]);
+                const struct vcpu_link link = {
+                        .vm = vm,
+                        .kvm = &vm->kvm,
+                        .dying = &vm->dying,
+                        .held = &vm->held,
+                        .exit_fd = vm->exit_fd,
+                        .poll_ns = config->poll_us * 1000u,
+                        .reply_timeout_ms = config->vcpu_reply_timeout_ms,
+                        .lane_slot = vm->lanes ? lane_slot_at(vm->lanes, i) : NULL,
+                };
+
+                r = vcpu_new(&link, i, &vm->vcpus[i]);
                 if (r < 0) {
-                        *ret_step = "creating the vCPU pipes";
+                        step = "creating the vCPU pipes";
                         goto fail;
                 }
                 vm->n_vcpus++;
@@ -117,6 +136,7 @@ int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_
         *ret_vm = vm;
         return 0;
 fail:
+        step_failed(errbuf, errlen, "%s", step ? step : "creating the VM");
         vm_free(vm);
         return r;
 }
@@ -266,6 +286,7 @@ static void vm_free_full(struct vm *vm, bool detached) {
         safe_close(vm->lane_fd);
         safe_close(vm->kill_fd);
         safe_close(vm->exit_fd);
+        pthread_mutex_destroy(&vm->stop_lock);
         pthread_cond_destroy(&vm->barrier_cond);
         pthread_mutex_destroy(&vm->barrier_lock);
         pthread_rwlock_destroy(&vm->lock);
@@ -319,15 +340,23 @@ int vm_start(struct vm *vm) {
 }
 
 void vm_set_stop_reason(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...) {
-        int expected = VM_STOP_NONE;
         uint64_t one = 1;
         va_list ap;
 
-        if (!atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason))
+        /* The detail is written before the reason is published, and only
+         * by the first caller: a reader that sees a reason (an acquire
+         * load, as every atomic_load is) sees the whole detail.  The lock
+         * orders the setters; readers never take it. */
+        pthread_mutex_lock(&vm->stop_lock);
+        if (atomic_load_explicit(&vm->stop_reason, memory_order_relaxed) != VM_STOP_NONE) {
+                pthread_mutex_unlock(&vm->stop_lock);
                 return;
+        }
         va_start(ap, fmt);
         vsnprintf(vm->stop_detail, sizeof(vm->stop_detail), fmt, ap);
         va_end(ap);
+        atomic_store_explicit(&vm->stop_reason, (int)reason, memory_order_release);
+        pthread_mutex_unlock(&vm->stop_lock);
         if (write(vm->exit_fd, &one, sizeof(one)) < 0)
                 log_debug("signalling the main loop: %m");
 }
@@ -339,83 +368,72 @@ void vm_signal_kill(struct vm *vm) {
         /* The shutdown eventfd the plugin holds dups of (signal_kill). */
         if (write(vm->kill_fd, &one, sizeof(one)) < 0)
                 log_debug("signalling the shutdown eventfd: %m");
-        for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                struct vcpu *v = vm->vcpus[i];
-                char path[64];
-                int fd;
-
-                if (!v->thread_started || atomic_load(&v->thread_done))
-                        continue;
-                /* Wake a thread blocked reading the plugin's requests from
-                 * the pipe (on the lane, the kick rings its bells).  The
-                 * write must not block the main loop if a hostile plugin
-                 * filled the pipe: that thread is then not blocked on
-                 * read, and the kick reaches it.  A second open file
-                 * description of the pipe is nonblocking without touching
-                 * the plugin's. */
-                if (!atomic_load(&v->lane_on)) {
-                        snprintf(path, sizeof(path), "/proc/self/fd/%d", v->req_wr);
-                        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-                        if (fd >= 0) {
-                                if (write(fd, shutdown_request, sizeof(shutdown_request)) < 0)
-                                        log_debug("vCPU %u: injecting Shutdown: %m", i);
-                                close(fd);
-                        }
-                }
-                vcpu_kick(v);
-        }
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                vcpu_signal_stop(vm->vcpus[i]);
         pthread_mutex_lock(&vm->barrier_lock);
         pthread_cond_broadcast(&vm->barrier_cond);
         pthread_mutex_unlock(&vm->barrier_lock);
 }
 
-/* Frees a vCPU thread blocked writing to a full response pipe: once the
- * plugin is gone nobody else reads it. */
-static void drain_responses(struct vcpu *v) {
-        uint8_t buf[4096];
-        int avail = 0;
-
-        while (ioctl(v->resp_rd, FIONREAD, &avail) == 0 && avail > 0) {
-                if (read(v->resp_rd, buf, (size_t)avail < sizeof(buf) ? (size_t)avail : sizeof(buf)) <= 0)
-                        break;
-        }
-}
-
 void vm_stop_vcpus(struct vm *vm) {
         vm_signal_kill(vm);
-        for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                struct vcpu *v = vm->vcpus[i];
-
-                if (!v->thread_started)
-                        continue;
-                for (;;) {
-                        struct timespec ts;
-
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 20 * 1000 * 1000;
-                        if (ts.tv_nsec >= 1000000000L) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000L;
-                        }
-                        if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
-                                break;
-                        vcpu_kick(v);
-                        drain_responses(v);
-                }
-                v->thread_started = false;
-        }
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                vcpu_join(vm->vcpus[i]);
 }
 
 void vm_pause_vcpus(struct vm *vm, uint64_t mask, uint64_t user) {
-        for (unsigned i = 0; i < vm->n_vcpus && i < 64; i++) {
-                struct vcpu *v = vm->vcpus[i];
+        for (unsigned i = 0; i < vm->n_vcpus && i < 64; i++)
+                if (mask & (UINT64_C(1) << i))
+                        vcpu_pause(vm->vcpus[i], user);
+}
 
-                if (!(mask & (UINT64_C(1) << i)))
-                        continue;
-                atomic_store(&v->pause_user, user);
-                atomic_store(&v->pause_pending, true);
-                vcpu_kick(v);
+void vm_wait_vcpus_resumed(struct vm *vm) {
+        pthread_mutex_lock(&vm->barrier_lock);
+        vm->barrier_count++;
+        pthread_cond_broadcast(&vm->barrier_cond);
+        while (vm->barrier_count < vm->n_vcpus && !atomic_load(&vm->dying))
+                pthread_cond_wait(&vm->barrier_cond, &vm->barrier_lock);
+        pthread_mutex_unlock(&vm->barrier_lock);
+}
+
+bool vm_lookup_access(struct vm *vm, uint32_t space, uint64_t addr, bool is_write, bool *ret_async,
+                      struct vm_hint *ret_hint, bool *ret_hinted) {
+        const struct range *rng;
+
+        pthread_rwlock_rdlock(&vm->lock);
+        rng = range_set_find(&vm->ranges[space], addr);
+        *ret_async = rng && rng->async_write;
+        *ret_hinted = false;
+        if (rng && !rng->async_write && vm->hint.set && vm->hint.space == space && vm->hint.address == addr &&
+            vm->hint.on_write == is_write) {
+                *ret_hint = vm->hint;
+                *ret_hinted = true;
         }
+        pthread_rwlock_unlock(&vm->lock);
+        return rng != NULL;
+}
+
+void vm_vcpu_peer_fds(const struct vm *vm, unsigned i, int *ret_req_wr, int *ret_resp_rd) {
+        vcpu_peer_fds(vm->vcpus[i], ret_req_wr, ret_resp_rd);
+}
+
+void vm_hold_vcpus(struct vm *vm, bool hold) {
+        pthread_mutex_lock(&vm->barrier_lock);
+        atomic_store(&vm->held, hold);
+        pthread_cond_broadcast(&vm->barrier_cond);
+        pthread_mutex_unlock(&vm->barrier_lock);
+        /* A running vCPU leaves KVM_RUN and finds the flag (the kick
+         * comes after the store, as for a pause). */
+        if (hold)
+                for (unsigned i = 0; i < vm->n_vcpus; i++)
+                        vcpu_kick(vm->vcpus[i]);
+}
+
+void vm_hold_wait(struct vm *vm) {
+        pthread_mutex_lock(&vm->barrier_lock);
+        while (atomic_load(&vm->held) && !atomic_load(&vm->dying))
+                pthread_cond_wait(&vm->barrier_cond, &vm->barrier_lock);
+        pthread_mutex_unlock(&vm->barrier_lock);
 }
 
 struct vm_object *vm_object_find(struct vm *vm, uint32_t id) {
@@ -687,4 +705,101 @@ uint64_t vm_fds_needed(const struct vm_config *config) {
         /* Per vCPU: the KVM fd and both ends of two pipes. */
         return (uint64_t)config->limits.connections + 2u * (uint64_t)config->limits.irq_events +
                5u * (uint64_t)config->vcpus + 128u;
+}
+
+/* ---- VM-wide KVM calls for the main-socket server ---- */
+
+bool vm_check_extension(struct vm *vm, uint32_t extension) {
+        return kvm_check_extension(vm->kvm.vm_fd, extension) == 1;
+}
+
+int vm_get_cpuid(struct vm *vm, bool emulated, struct kvm_cpuid2 *c) {
+        if (ioctl(vm->kvm.sys_fd, emulated ? KVM_GET_EMULATED_CPUID : KVM_GET_SUPPORTED_CPUID, c) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_get_msr_index_list(struct vm *vm, struct kvm_msr_list *l) {
+        if (ioctl(vm->kvm.sys_fd, KVM_GET_MSR_INDEX_LIST, l) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_set_gsi_routing(struct vm *vm, const struct kvm_irq_routing *t) {
+        int r = vm_irqchip(vm);
+
+        if (r < 0)
+                return r;
+        if (ioctl(vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, t) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_set_irq_line(struct vm *vm, uint32_t irq, bool active) {
+        struct kvm_irq_level lvl = { .irq = irq, .level = active };
+        int r = vm_irqchip(vm);
+
+        if (r < 0)
+                return r;
+        if (ioctl(vm->kvm.vm_fd, KVM_IRQ_LINE, &lvl) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_get_irqchip(struct vm *vm, struct kvm_irqchip *chip) {
+        int r = vm_irqchip(vm);
+
+        if (r < 0)
+                return r;
+        if (ioctl(vm->kvm.vm_fd, KVM_GET_IRQCHIP, chip) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_set_irqchip(struct vm *vm, const struct kvm_irqchip *chip) {
+        int r = vm_irqchip(vm);
+
+        if (r < 0)
+                return r;
+        if (ioctl(vm->kvm.vm_fd, KVM_SET_IRQCHIP, chip) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_get_pit(struct vm *vm, struct kvm_pit_state2 *pit) {
+        int r = vm_irqchip(vm);
+
+        if (r < 0)
+                return r;
+        if (ioctl(vm->kvm.vm_fd, KVM_GET_PIT2, pit) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_set_pit(struct vm *vm, const struct kvm_pit_state2 *pit) {
+        int r = vm_irqchip(vm);
+
+        if (r < 0)
+                return r;
+        if (ioctl(vm->kvm.vm_fd, KVM_SET_PIT2, pit) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_get_clock(struct vm *vm, struct kvm_clock_data *clock) {
+        if (ioctl(vm->kvm.vm_fd, KVM_GET_CLOCK, clock) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_set_clock(struct vm *vm, const struct kvm_clock_data *clock) {
+        if (ioctl(vm->kvm.vm_fd, KVM_SET_CLOCK, clock) < 0)
+                return -errno;
+        return 0;
+}
+
+int vm_set_identity_map_addr(struct vm *vm, uint64_t addr) {
+        if (ioctl(vm->kvm.vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0)
+                return -errno;
+        return 0;
 }

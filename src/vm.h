@@ -7,6 +7,7 @@
  * and counters marked atomic, and each vCPU's own struct. */
 #pragma once
 
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -121,14 +122,23 @@ struct vm {
         pthread_cond_t barrier_cond;
         unsigned barrier_count;
 
+        /* vm_hold_vcpus: the vCPUs wait outside KVM_RUN on barrier_cond. */
+        atomic_bool held;
+
+        /* Why the VM stops.  stop_detail is written once, by the first
+         * setter, before stop_reason is published (a release store): read
+         * it only after an atomic load of stop_reason found a reason. */
         atomic_int stop_reason;         /* enum vm_stop_reason */
-        char stop_detail[128];          /* written once, by the first setter */
+        char stop_detail[128];
+        pthread_mutex_t stop_lock;      /* orders the setters */
 };
 
-/* Builds the VM: opens the device, creates the VM, the vCPUs' pipes and
+/* Builds the VM: opens the device, creates the VM, the vCPUs' channels and
  * the eventfds.  vCPU threads start later, with vm_start().  On failure
- * *ret_step names what failed. */
-int vm_new(const struct vm_config *config, struct vm **ret_vm, const char **ret_step);
+ * errbuf (errlen bytes; NULL is fine) says which step failed, and -E2BIG
+ * means config->vcpus is past what the KVM device allows (a config error,
+ * with the numbers in errbuf). */
+int vm_new(const struct vm_config *config, struct vm **ret_vm, char *errbuf, size_t errlen);
 
 /* Tears everything down in reverse order.  The vCPU threads must have been
  * stopped with vm_stop_vcpus() first.  NULL is fine. */
@@ -153,15 +163,15 @@ int vm_irqchip(struct vm *vm);
  * threads.  -EINVAL if already started. */
 int vm_start(struct vm *vm);
 
-/* Begins the shutdown: sets `dying`, signals the shutdown eventfd, injects
- * a Shutdown request into the request pipe of every vCPU not on its lane
- * and kicks the threads (which rings the lanes' bells).  Idempotent. */
+/* Begins the shutdown: sets `dying`, signals the shutdown eventfd, and
+ * stops every vCPU thread's wait (vcpu_signal_stop).  Idempotent. */
 void vm_signal_kill(struct vm *vm);
 
 /* Stops and joins every vCPU thread (after vm_signal_kill). */
 void vm_stop_vcpus(struct vm *vm);
 
-/* Records why the VM stops (first caller wins) and wakes the main loop. */
+/* Records why the VM stops (first caller wins) and wakes the main loop.
+ * From any thread. */
 void vm_set_stop_reason(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
@@ -169,6 +179,15 @@ void vm_set_stop_reason(struct vm *vm, enum vm_stop_reason reason, const char *f
  * it answers its next Wait with User{user}.  Before Start the value waits
  * for the vCPU to run (crosvm dropped it). */
 void vm_pause_vcpus(struct vm *vm, uint64_t mask, uint64_t user);
+
+/* Holds every vCPU outside KVM_RUN, or lets them run again: the control
+ * socket's pause, which the guest and the plugin do not see (unlike
+ * vm_pause_vcpus).  A vCPU waiting for the plugin's answer is held once it
+ * has it.  The shutdown (vm_signal_kill) ends every hold.  Main thread. */
+void vm_hold_vcpus(struct vm *vm, bool hold);
+/* For a vCPU thread before KVM_RUN: waits while the VM is held and not
+ * dying. */
+void vm_hold_wait(struct vm *vm);
 
 /* Objects.  Each kind has a cap from config->limits; over it the request
  * fails and nothing is allocated: -ENOSPC past limits.memory_regions,
@@ -192,3 +211,35 @@ int vm_dirty_log(struct vm *vm, uint32_t id, uint8_t **ret_bitmap, size_t *ret_l
  * -ENOSPC past limits.ranges (both spaces together). */
 int vm_reserve_range(struct vm *vm, uint32_t space, uint64_t start, uint64_t length, bool async_write);
 int vm_set_hint(struct vm *vm, const struct vm_hint *hint);
+
+/* For the vCPU threads.  vm_lookup_access: whether the access at addr in
+ * `space` (an AddressSpace) is reserved; *ret_async whether the range
+ * takes async writes; *ret_hinted, with a copy of the hint in *ret_hint,
+ * whether the call hint matches it.  vm_wait_vcpus_resumed: the Init
+ * barrier; returns once every vCPU was resumed from Init, or the VM is
+ * dying. */
+bool vm_lookup_access(struct vm *vm, uint32_t space, uint64_t addr, bool is_write, bool *ret_async,
+                      struct vm_hint *ret_hint, bool *ret_hinted);
+void vm_wait_vcpus_resumed(struct vm *vm);
+
+/* The plugin's ends of vCPU i's pipes (i < n_vcpus), for GetVcpus; they
+ * stay the VM's. */
+void vm_vcpu_peer_fds(const struct vm *vm, unsigned i, int *ret_req_wr, int *ret_resp_rd);
+
+/* VM-wide KVM calls, 0 or -errno.  Those on the irqchip, the PIT, irq
+ * lines and GSI routing make the irqchip first (vm_irqchip). */
+bool vm_check_extension(struct vm *vm, uint32_t extension);
+/* c->nent in: room in c->entries; out: entries written. */
+int vm_get_cpuid(struct vm *vm, bool emulated, struct kvm_cpuid2 *c);
+/* l->nmsrs in: room in l->indices; out: indices written. */
+int vm_get_msr_index_list(struct vm *vm, struct kvm_msr_list *l);
+int vm_set_gsi_routing(struct vm *vm, const struct kvm_irq_routing *t);
+int vm_set_irq_line(struct vm *vm, uint32_t irq, bool active);
+/* chip->chip_id selects PIC0, PIC1 or the IOAPIC. */
+int vm_get_irqchip(struct vm *vm, struct kvm_irqchip *chip);
+int vm_set_irqchip(struct vm *vm, const struct kvm_irqchip *chip);
+int vm_get_pit(struct vm *vm, struct kvm_pit_state2 *pit);
+int vm_set_pit(struct vm *vm, const struct kvm_pit_state2 *pit);
+int vm_get_clock(struct vm *vm, struct kvm_clock_data *clock);
+int vm_set_clock(struct vm *vm, const struct kvm_clock_data *clock);
+int vm_set_identity_map_addr(struct vm *vm, uint64_t addr);

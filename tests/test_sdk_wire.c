@@ -10,6 +10,7 @@
 #include "pb.h"
 
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -118,8 +119,26 @@ static size_t vhost_frame(const VcpuResponse *resp, uint8_t *buf) {
         return k + vcpu_response__pack(resp, buf + k);
 }
 
-/* Sends resp; with `split`, in two writes 20 ms apart, the cut in the
- * middle of the message, so the library must reassemble it. */
+/* Waits until the plugin has read everything in the pipe `fd` (either
+ * end): FIONREAD counts the bytes still queued in it.  Bounded: a reader
+ * that never reads fails the test. */
+static void vhost_wait_drained(int fd) {
+        for (int i = 0; i < 10000; i++) {
+                int queued = -1;
+
+                ck_assert_int_eq(ioctl(fd, FIONREAD, &queued), 0);
+                if (queued == 0)
+                        return;
+                usleep(1000);
+        }
+        ck_abort_msg("the plugin never read the first part of a split response");
+}
+
+/* Sends resp; with `split`, in two writes, the cut in the middle of the
+ * message.  The second part is written only once the plugin has taken the
+ * first out of the pipe, so it holds half a message and must reassemble
+ * it: a reader that decoded each read alone would fail here, whatever the
+ * scheduling (a timed pause let a late reader find both halves at once). */
 static void vhost_send(int vcpu, const VcpuResponse *resp, bool split) {
         static uint8_t buf[WIRE_PIPE_MAX];
         size_t len = vhost_frame(resp, buf);
@@ -127,7 +146,7 @@ static void vhost_send(int vcpu, const VcpuResponse *resp, bool split) {
 
         if (split) {
                 ck_assert_int_eq(wire_write_all(fd, buf, len / 2), 0);
-                usleep(20000);
+                vhost_wait_drained(fd);
                 ck_assert_int_eq(wire_write_all(fd, buf + len / 2, len - len / 2), 0);
         } else
                 ck_assert_int_eq(wire_write_all(fd, buf, len), 0);
@@ -1209,6 +1228,26 @@ START_TEST(test_vcpu_lane_too_small) {
 }
 END_TEST
 
+/* proto/ is linked into the library whole, and none of it is exported:
+ * a plugin that defines its own wire_send or channel_recv must not bind
+ * to ours, nor ours to its. */
+START_TEST(test_exports_crosvm_only) {
+        static const char *const hidden[] = {
+                "wire_send", "wire_reader_next", "lane_init", "lane_write", "channel_init_plugin",
+                "channel_destroy", "pb_response_case", "pb_cpuid_list_to_kvm", "pb_vcpu_response_get_errno",
+                "vcpu_request__pack", "main_response__unpack", "sdk_transact", "sdk_vcpu_new",
+        };
+        void *lib = dlopen("libcrosvm_plugin.so.0", RTLD_NOW | RTLD_NOLOAD);
+
+        ck_assert_ptr_nonnull(lib);
+        ck_assert_ptr_nonnull(dlsym(lib, "crosvm_connect"));
+        ck_assert_ptr_nonnull(dlsym(lib, "crosvm_vcpu_wait"));
+        for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+                ck_assert_msg(dlsym(lib, hidden[i]) == NULL, "libcrosvm_plugin exports %s", hidden[i]);
+        dlclose(lib);
+}
+END_TEST
+
 static Suite *sdk_suite(void) {
         Suite *s = suite_create("sdk_wire");
         TCase *tc = tcase_create("wire");
@@ -1225,6 +1264,7 @@ static Suite *sdk_suite(void) {
         tcase_add_test(tc, test_two_vcpus);
         tcase_add_test(tc, test_vcpu_lane);
         tcase_add_test(tc, test_vcpu_lane_too_small);
+        tcase_add_test(tc, test_exports_crosvm_only);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -8,7 +8,7 @@
  *    sends leaks into programs the plugin runs;
  *  - more than 32 fds per reply are accepted, so GetVcpus serves more than
  *    16 vCPUs (crosvm's kernel-truncated the rest silently). */
-#include "sdk.h"
+#include "sdk_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "lane.h"
+#include "pb_convert.h"
+#include "sdk_vcpu.h"
 
 /* ---- ids ---- */
 
@@ -45,13 +49,6 @@ void sdk_id_free(struct shared *s, uint32_t id) {
 void sdk_close_fds(const int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 close(fds[i]);
-}
-
-/* The reply's oneof case: the request's + 1, except dirty_log (101 both). */
-static MainResponse__MessageCase reply_case(MainRequest__MessageCase c) {
-        if (c == MAIN_REQUEST__MESSAGE_DIRTY_LOG)
-                return MAIN_RESPONSE__MESSAGE_DIRTY_LOG;
-        return (MainResponse__MessageCase)(c + 1);
 }
 
 int sdk_transact(struct crosvm *c, const MainRequest *req, int fd_out, MainResponse **ret_resp, int *fds,
@@ -88,7 +85,7 @@ int sdk_transact(struct crosvm *c, const MainRequest *req, int fd_out, MainRespo
         r = pb_main_response_get_errno(resp);
         if (r != 0)
                 r = r > 0 ? -r : r;
-        else if (resp->message_case != reply_case(req->message_case))
+        else if (resp->message_case != pb_response_case(req->message_case))
                 r = -EPROTO;
         if (r < 0) {
                 sdk_close_fds(got, n_fds);
@@ -191,7 +188,8 @@ static int load_vcpus(struct crosvm *c) {
         for (size_t i = 0; i < n / 2; i++) {
                 r = sdk_vcpu_new(fds[2 * i], fds[2 * i + 1], &s->vcpus[i]);
                 if (r < 0) {
-                        sdk_close_fds(fds + 2 * i, n - 2 * i);
+                        /* vCPU i's own two went with the failed call. */
+                        sdk_close_fds(fds + 2 * i + 2, n - 2 * i - 2);
                         return r;       /* the vCPUs made so far go with s */
                 }
                 s->n_vcpus++;

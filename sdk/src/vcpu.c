@@ -1,12 +1,10 @@
-/* The vCPU side of the API: the per-vCPU pipes, events and resumes, the
+/* The vCPU side of the API: the per-vCPU channel, events and resumes, the
  * register cache, and the per-vCPU state calls.
  *
- * Framing (PROTOCOL.md §1): requests go out as a bare VcpuRequest in one
- * write(); replies come back as varint32 length + VcpuResponse, and
- * several may sit in the pipe at once.  Unlike crosvm's library, a reply
- * split across two reads is reassembled (wire_reader) instead of failing.
- * With vmlaunch, once the vCPU is resumed from Init, the same messages, each
- * with its length, go through the lane instead (lane.h).
+ * The channel (proto/channel.h) frames the messages: on the pipes, bare
+ * requests out and length-prefixed replies in, reassembled when one is
+ * split across two reads (crosvm's library failed then); with vmlaunch,
+ * once the vCPU is resumed from Init, the lane.
  *
  * Hot path: waiting for an event and resuming allocate nothing.  Requests
  * are packed into the vCPU's own buffer, and replies are unpacked with a
@@ -15,12 +13,14 @@
  *
  * A vCPU handle is used by one thread at a time: the calls between a wait
  * and its resume belong to the thread that waited. */
-#include "sdk.h"
+#include "sdk_vcpu.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "pb_convert.h"
 
 /* ---- the reply arena ---- */
 
@@ -60,79 +60,51 @@ static void arena_init(struct arena *a) {
 int sdk_vcpu_new(int req_fd, int resp_fd, struct crosvm_vcpu **ret) {
         struct crosvm_vcpu *v = calloc(1, sizeof(*v));
 
-        if (!v)
+        if (!v) {
+                close(req_fd);
+                close(resp_fd);
                 return -ENOMEM;
-        v->rx = malloc(WIRE_PIPE_MAX);
-        v->tx = malloc(WIRE_VARINT32_MAX + WIRE_PIPE_MAX);
-        if (!v->rx || !v->tx) {
-                free(v->rx);
-                free(v->tx);
+        }
+        if (channel_init_plugin(&v->chan, req_fd, resp_fd, wire_poll_ns_from_env()) < 0) {
                 free(v);
                 return -ENOMEM;
         }
-        v->req_fd = req_fd;
-        v->resp_fd = resp_fd;
         v->resume = RESUME_NONE;
         v->regs.size = sizeof(struct kvm_regs);
         v->sregs.size = sizeof(struct kvm_sregs);
         v->dregs.size = sizeof(struct kvm_debugregs);
-        wire_reader_init(&v->reader, v->rx, WIRE_PIPE_MAX);
-        wire_poller_init(&v->poller, wire_poll_ns_from_env());
-        /* The launcher reads this end only to drain it once we are gone;
-         * if the flag cannot be set, the replies are waited for blocking. */
-        if (wire_poller_attach(&v->poller, resp_fd) < 0)
-                wire_poller_init(&v->poller, 0);
         arena_init(&v->arena);
         *ret = v;
         return 0;
 }
 
 void sdk_vcpu_attach_lane(struct crosvm_vcpu *v, struct lane_slot *slot) {
-        v->lane_slot = slot;
-        lane_init(&v->lane, slot, false, &v->poller, NULL);
+        channel_offer_lane(&v->chan, slot, NULL);
 }
 
 void sdk_vcpu_free(struct crosvm_vcpu *v) {
         if (!v)
                 return;
-        close(v->req_fd);
-        close(v->resp_fd);
-        free(v->rx);
-        free(v->tx);
+        channel_destroy(&v->chan);
         free(v);
 }
 
-/* ---- the pipes ---- */
-
-/* Sends the request packed at tx + WIRE_VARINT32_MAX: on the pipe, bare
- * in one write() (the host decodes whatever a single read() returns as one
- * message); on the lane, after its varint32 length. */
-static int vcpu_put(struct crosvm_vcpu *v, size_t len) {
-        uint8_t *body = v->tx + WIRE_VARINT32_MAX;
-        uint8_t prefix[WIRE_VARINT32_MAX];
-        size_t k;
-
-        if (!v->lane_on)
-                return wire_write_all(v->req_fd, body, len);
-        k = wire_varint32_encode((uint32_t)len, prefix);
-        memcpy(body - k, prefix, k);
-        return lane_write(&v->lane, body - k, k + len);
-}
+/* ---- the channel ---- */
 
 static int vcpu_send(struct crosvm_vcpu *v, const VcpuRequest *req) {
         size_t len = vcpu_request__get_packed_size(req);
 
-        if (len > WIRE_PIPE_MAX)
+        if (len > CHANNEL_PLUGIN_BODY_MAX)
                 return -EMSGSIZE;
-        return vcpu_put(v, vcpu_request__pack(req, v->tx + WIRE_VARINT32_MAX));
+        return channel_send(&v->chan, vcpu_request__pack(req, channel_body(&v->chan)));
 }
 
 /* vcpu_send for a request small in shape (pb_small_bound) with `bytes`
  * bytes in its bytes fields: packed without protobuf-c's sizing pass. */
 static int vcpu_send_small(struct crosvm_vcpu *v, const VcpuRequest *req, size_t bytes) {
-        if (pb_small_bound(bytes) > WIRE_PIPE_MAX)
+        if (pb_small_bound(bytes) > CHANNEL_PLUGIN_BODY_MAX)
                 return vcpu_send(v, req);
-        return vcpu_put(v, vcpu_request__pack(req, v->tx + WIRE_VARINT32_MAX));
+        return channel_send(&v->chan, vcpu_request__pack(req, channel_body(&v->chan)));
 }
 
 static void vcpu_release(struct crosvm_vcpu *v, VcpuResponse *resp) {
@@ -151,14 +123,7 @@ static int vcpu_recv(struct crosvm_vcpu *v, bool interruptible, VcpuResponse **r
         VcpuResponse *resp;
         int r;
 
-        if (v->lane_on) {
-                r = lane_read_message(&v->lane, v->rx, WIRE_PIPE_MAX, interruptible, &len);
-                msg = v->rx;
-        } else {
-                do
-                        r = wire_reader_next(&v->reader, v->resp_fd, &v->poller, &msg, &len);
-                while (r == -EINTR && !interruptible);
-        }
+        r = channel_recv(&v->chan, interruptible, &msg, &len);
         if (r == -EMSGSIZE || r == -EBADMSG)
                 return -EPROTO;
         if (r < 0)
@@ -354,15 +319,13 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v) {
         req.resume = &m;
         /* The switch to the lane (lane.h): marked before this Resume goes
          * out on the pipe, so the host sees the mark when it reads it. */
-        switching = v->init_event && v->lane_slot && !v->lane_on;
-        if (switching)
-                lane_mark_ready(v->lane_slot);
+        switching = v->init_event && channel_lane_arm(&v->chan);
         /* One nesting and 4 bytes fields. */
         r = vcpu_send_small(v, &req, m.data.len + m.regs.len + m.sregs.len + m.debugregs.len);
         if (r < 0)
                 return r;
         if (switching)
-                v->lane_on = true;
+                channel_lane_enter(&v->chan);
         v->init_event = false;
         v->regs.pending = v->sregs.pending = v->dregs.pending = false;
         cache_drop(v);
@@ -582,17 +545,7 @@ EXPORT int crosvm_vcpu_set_cpuid(struct crosvm_vcpu *v, uint32_t count, const st
         e = calloc(count ? count : 1, sizeof(*e));
         ep = calloc(count ? count : 1, sizeof(*ep));
         if (e && ep) {
-                for (uint32_t i = 0; i < count; i++) {
-                        cpuid_entry__init(&e[i]);
-                        e[i].function = entries[i].function;
-                        e[i].has_index = !!(entries[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
-                        e[i].index = entries[i].index;
-                        e[i].eax = entries[i].eax;
-                        e[i].ebx = entries[i].ebx;
-                        e[i].ecx = entries[i].ecx;
-                        e[i].edx = entries[i].edx;
-                        ep[i] = &e[i];
-                }
+                pb_cpuid_list_from_kvm(entries, count, e, ep);
                 m.n_entries = count;
                 m.entries = ep;
                 req.message_case = VCPU_REQUEST__MESSAGE_SET_CPUID;
@@ -619,8 +572,8 @@ EXPORT int crosvm_get_hyperv_cpuid(struct crosvm_vcpu *v, uint32_t count, struct
         r = vcpu_transact(v, &req, VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID, &resp);
         if (r < 0)
                 return r;
-        r = sdk_copy_cpuid(resp->get_hyperv_cpuid->entries, resp->get_hyperv_cpuid->n_entries, count, entries,
-                           out_count);
+        r = pb_cpuid_list_to_kvm(resp->get_hyperv_cpuid->entries, resp->get_hyperv_cpuid->n_entries, count,
+                                 entries, out_count);
         vcpu_release(v, resp);
         return r;
 }

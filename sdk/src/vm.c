@@ -2,12 +2,14 @@
  * network, address-space reservations, interrupts, the hypercall hint, VM
  * state, pause and start, and the io-event, memory and irq-event objects.
  * Each is one transaction on the connection's main socket (conn.c). */
-#include "sdk.h"
+#include "sdk_conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "pb_convert.h"
 
 /* The objects a plugin creates; ids come from the shared allocator. */
 struct crosvm_io {
@@ -58,28 +60,6 @@ EXPORT int crosvm_enable_capability(struct crosvm *c, uint32_t capability, uint3
         return -EINVAL;
 }
 
-/* Only the significant-index flag travels on the wire (as has_index). */
-static void cpuid_to_kvm(const CpuidEntry *e, struct kvm_cpuid_entry2 *k) {
-        memset(k, 0, sizeof(*k));
-        k->function = e->function;
-        k->index = e->index;
-        k->flags = e->has_index ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
-        k->eax = e->eax;
-        k->ebx = e->ebx;
-        k->ecx = e->ecx;
-        k->edx = e->edx;
-}
-
-int sdk_copy_cpuid(CpuidEntry *const *entries, size_t n, uint32_t count, struct kvm_cpuid_entry2 *out,
-                   uint32_t *out_count) {
-        *out_count = (uint32_t)n;
-        if (n > count)
-                return -E2BIG;
-        for (size_t i = 0; i < n; i++)
-                cpuid_to_kvm(entries[i], &out[i]);
-        return 0;
-}
-
 static int get_cpuid(struct crosvm *c, bool emulated, uint32_t count, struct kvm_cpuid_entry2 *entries,
                      uint32_t *out_count) {
         MainRequest req = MAIN_REQUEST__INIT;
@@ -102,7 +82,7 @@ static int get_cpuid(struct crosvm *c, bool emulated, uint32_t count, struct kvm
         if (r < 0)
                 return r;
         list = emulated ? resp->get_emulated_cpuid : resp->get_supported_cpuid;
-        r = sdk_copy_cpuid(list->entries, list->n_entries, count, entries, out_count);
+        r = pb_cpuid_list_to_kvm(list->entries, list->n_entries, count, entries, out_count);
         main_response__free_unpacked(resp, NULL);
         return r;
 }

@@ -45,14 +45,14 @@ static void connect_peer(void) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        const char *step = NULL;
+        char step[160] = "";
         int r;
 
         (void)argc;
         (void)argv;
         log_set_max_level(LOG_LEVEL_ERROR);
         epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        r = vm_new(&config, &vm, &step);
+        r = vm_new(&config, &vm, step, sizeof(step));
         if (r < 0) {
                 fprintf(stderr, "fuzz: creating the VM: %s: %s\n", step, strerror(-r));
                 exit(1);

@@ -33,13 +33,13 @@ static struct vcpu *v;
 static int peer = -1;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        const char *step = NULL;
+        char step[160] = "";
         int sv[2], r;
 
         (void)argc;
         (void)argv;
         log_set_max_level(LOG_LEVEL_ERROR);
-        r = vm_new(&config, &vm, &step);
+        r = vm_new(&config, &vm, step, sizeof(step));
         if (r < 0) {
                 fprintf(stderr, "fuzz: creating the VM: %s: %s\n", step, strerror(-r));
                 exit(1);
@@ -51,8 +51,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
          * one message, like one write() from a well-behaved plugin. */
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 abort();
-        close(v->req_rd);
-        v->req_rd = sv[0];
+        close(v->chan.rd);
+        v->chan.rd = sv[0];
         peer = sv[1];
         return 0;
 }
@@ -60,7 +60,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const uint8_t shutdown_req[] = { 0x42, 0x00 };
         uint8_t buf[4096];
-        int avail = 0;
 
         if (size == 0 || size > WIRE_PIPE_MAX)
                 return 0;
@@ -69,10 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* Odd inputs serve as if Init were still pending. */
         vcpu_serve(v, size & 1);
         /* A Resume leaves our Shutdown queued: drop it, and every answer. */
-        while (recv(v->req_rd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        while (recv(v->chan.rd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
                 ;
-        while (ioctl(v->resp_rd, FIONREAD, &avail) == 0 && avail > 0)
-                if (read(v->resp_rd, buf, sizeof(buf)) <= 0)
-                        break;
+        channel_drain(&v->chan);
         return 0;
 }
