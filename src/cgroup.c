@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "util.h"
 
 enum {
@@ -311,7 +312,7 @@ static int write_limits(const struct vm_config *c, const struct cgroup_dir *d) {
         return 0;
 }
 
-int cgroup_new(const struct vm_config *c, struct cgroup **ret, char *msg, size_t msglen) {
+int cgroup_new(const struct vm_config *c, struct cgroup **ret, struct log_err *msg) {
         const char *parent_cfg = c->limits.cgroup_parent;
         unsigned need = (c->limits.tasks ? CG_PIDS : 0) | (c->limits.memory_mib ? CG_MEMORY : 0);
         unsigned got = 0;
@@ -320,10 +321,10 @@ int cgroup_new(const struct vm_config *c, struct cgroup **ret, char *msg, size_t
         char parent[PATH_MAX], why[PATH_MAX + 256] = "";
         int r;
 
-        msg[0] = 0;
+        log_err_set(msg, 0, "%s", "");
         cg = calloc(1, sizeof(*cg));
         if (!cg)
-                return -ENOMEM;
+                return log_err_errno(msg, -ENOMEM, "limits: making the plugin's cgroup");
         cg->keeper_fd = -1;
         if (!need) {
                 *ret = cg;
@@ -377,13 +378,13 @@ int cgroup_new(const struct vm_config *c, struct cgroup **ret, char *msg, size_t
         for (size_t i = 0; i < cg->n_dirs; i++) {
                 r = write_limits(c, &cg->dirs[i]);
                 if (r < 0) {
-                        snprintf(msg, msglen, "limits: writing the limits in %s: %s", cg->dirs[i].path, strerror(-r));
+                        log_err_errno(msg, r, "limits: writing the limits in %s", cg->dirs[i].path);
                         cgroup_remove(cg);
                         return r;
                 }
         }
         if (cg->n_dirs > 0 && (r = keeper_start(cg)) < 0) {
-                snprintf(msg, msglen, "limits: starting the cgroup keeper: %s", strerror(-r));
+                log_err_errno(msg, r, "limits: starting the cgroup keeper");
                 cgroup_remove(cg);
                 return r;
         }
@@ -391,13 +392,14 @@ int cgroup_new(const struct vm_config *c, struct cgroup **ret, char *msg, size_t
                 unsigned miss = need & ~got;
 
                 if (parent_cfg) {
-                        snprintf(msg, msglen, "limits.cgroup_parent %s: no writable %s%s%s controller%s%s", parent_cfg,
-                                 (miss & CG_PIDS) ? "pids" : "", miss == (CG_PIDS | CG_MEMORY) ? " and " : "",
-                                 (miss & CG_MEMORY) ? "memory" : "", why[0] ? ": " : "", why);
+                        log_err_set(msg, -EACCES, "limits.cgroup_parent %s: no writable %s%s%s controller%s%s",
+                                    parent_cfg, (miss & CG_PIDS) ? "pids" : "",
+                                    miss == (CG_PIDS | CG_MEMORY) ? " and " : "", (miss & CG_MEMORY) ? "memory" : "",
+                                    why[0] ? ": " : "", why);
                         cgroup_remove(cg);
                         return -EACCES;
                 }
-                snprintf(msg, msglen,
+                log_err_set(msg, 0,
                          "limits: no writable cgroup with the %s%s%s controller (%s): %s%s%s not enforced; "
                          "the plugin still gets RLIMIT_NOFILE, but RLIMIT_NPROC cannot stand in (the plugin is "
                          "uid 0 of its user namespace, and the kernel counts NPROC per real uid host-wide and "

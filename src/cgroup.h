@@ -26,16 +26,17 @@
 
 struct vm_config;
 struct cgroup;
+struct log_err;
 
 #define CGROUP_PREFIX "vmlaunch-"
 
 /* Makes the plugin's group(s) and writes the limits.  Returns 0 and a
  * group in *ret (possibly holding nothing, when no controller is needed or
- * none could be written); then `msg` is either "" or the one warning line
- * to log (what is not enforced and why).  With limits.cgroup_parent set, a
- * controller that cannot be had there is an error: -errno, `msg` says
- * what failed, nothing is left behind. */
-int cgroup_new(const struct vm_config *config, struct cgroup **ret, char *msg, size_t msglen);
+ * none could be written); then `msg` (log.h) is either "" or the one
+ * warning line to log (what is not enforced and why).  With
+ * limits.cgroup_parent set, a controller that cannot be had there is an
+ * error: -errno, `msg` says what failed, nothing is left behind. */
+int cgroup_new(const struct vm_config *config, struct cgroup **ret, struct log_err *msg);
 
 /* Moves `pid` (all its threads) into the group(s): the caller does it before
  * the process may exec.  0 or -errno. */

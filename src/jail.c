@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "elfdeps.h"
+#include "log.h"
 #include "util.h"
 
 #define JAIL_TMPFS_SIZE "67108864"
@@ -44,7 +45,8 @@ struct jail {
         struct jail_gid_map *gid_maps;
         size_t n_gid_maps;
         const struct sock_fprog *seccomp;
-        int (*before_release)(pid_t pid, void *userdata, char *errbuf, size_t errlen);
+        bool plain;             /* jail_set_plain(): the common sequence only */
+        int (*before_release)(pid_t pid, void *userdata, struct log_err *err);
         void *before_release_data;
         int listener_fd;        /* the seccomp listener taken from the child, or -1 */
 };
@@ -53,6 +55,7 @@ struct jail {
 enum jail_step {
         STEP_SYNC,
         STEP_SESSION,
+        STEP_SIGNALS,
         STEP_SETID,
         STEP_CGROUPNS,
         STEP_KEYRING,
@@ -78,6 +81,7 @@ enum jail_step {
 static const char *const step_names[] = {
         [STEP_SYNC] = "waiting for the id maps",
         [STEP_SESSION] = "starting a new session",
+        [STEP_SIGNALS] = "resetting the signal mask",
         [STEP_SETID] = "switching to uid and gid 0 in the user namespace",
         [STEP_CGROUPNS] = "creating the cgroup namespace",
         [STEP_KEYRING] = "joining a new session keyring",
@@ -230,7 +234,11 @@ void jail_set_seccomp(struct jail *j, const struct sock_fprog *prog) {
         j->seccomp = prog;
 }
 
-void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata, char *errbuf, size_t errlen),
+void jail_set_plain(struct jail *j) {
+        j->plain = true;
+}
+
+void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata, struct log_err *err),
                              void *userdata) {
         j->before_release = fn;
         j->before_release_data = userdata;
@@ -240,7 +248,7 @@ int jail_take_seccomp_listener(struct jail *j) {
         return TAKE_FD(j->listener_fd);
 }
 
-int jail_add_executable(struct jail *j, const char *exe, char *errbuf, size_t errlen) {
+int jail_add_executable(struct jail *j, const char *exe, struct log_err *err) {
         struct elfdeps *d = NULL;
         char why[1024];
         int r;
@@ -249,24 +257,22 @@ int jail_add_executable(struct jail *j, const char *exe, char *errbuf, size_t er
          * otherwise execute with our privileges before any jail exists. */
         r = elfdeps_resolve(exe, NULL, &d, why, sizeof(why));
         if (r < 0) {
-                snprintf(errbuf, errlen, "jail: the plugin %s", why);
-                return r;
+                return log_err_set(err, r, "jail: the plugin %s", why);
         }
         for (size_t i = 0; i < d->n; i++) {
                 /* [0] is the executable at its normal path: bound from the
                  * path as given, which is the one that was read. */
                 r = jail_add_bind(j, i == 0 ? exe : d->paths[i], d->paths[i], false);
                 if (r < 0) {
-                        snprintf(errbuf, errlen, "jail: binding %s, which the plugin %s needs: %s", d->paths[i], exe,
-                                 strerror(-r));
+                        log_err_errno(err, r, "jail: binding %s, which the plugin %s needs", d->paths[i], exe);
                         goto out;
                 }
         }
         /* A library from an ld.so.conf directory outside the loader's
          * defaults is found only through the cache. */
         if (d->needs_ld_cache && (r = jail_add_bind(j, JAIL_LD_SO_CACHE, JAIL_LD_SO_CACHE, false)) < 0) {
-                snprintf(errbuf, errlen, "jail: binding %s, which the plugin %s needs to find its libraries: %s",
-                         JAIL_LD_SO_CACHE, exe, strerror(-r));
+                log_err_errno(err, r, "jail: binding %s, which the plugin %s needs to find its libraries",
+                              JAIL_LD_SO_CACHE, exe);
                 goto out;
         }
         r = 0;
@@ -503,25 +509,9 @@ static void child_drop_privileges(const struct child_args *a) {
         child_seccomp(a);
 }
 
-_Noreturn static void child_main(const struct child_args *a) {
-        char c;
-
-        /* getppid() is 0 here (the parent is outside our pid namespace):
-         * a parent that died before the death signal was set shows as EOF
-         * on the sync pipe instead, once our copy of its end is closed. */
-        close(a->parent_sync_fd);
-        close(a->parent_report_fd);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                child_fail(a, STEP_SYNC, -1);
-        /* Our own session and process group: kill(0, ...) from the
-         * plugin must not reach vmlaunch, its shell or its siblings, nor
-         * the plugin read vmlaunch's terminal. */
-        if (setsid() < 0)
-                child_fail(a, STEP_SESSION, -1);
-        /* The parent writes our id maps (and may move us into a cgroup);
-         * until then we are nobody. */
-        if (read(a->sync_fd, &c, 1) != 1)
-                child_fail(a, STEP_SYNC, -1);
+/* The namespaces' part of the start: we are nobody until the parent has
+ * written our id maps. */
+static void child_enter_namespaces(const struct child_args *a) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 child_fail(a, STEP_SETID, -1);
         /* After the release, so that the namespace's root is the cgroup
@@ -532,17 +522,55 @@ _Noreturn static void child_main(const struct child_args *a) {
          * caller's) keys are no longer possessed, so not readable. */
         if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
                 child_fail(a, STEP_KEYRING, -1);
+}
+
+/* The launcher blocks the signals its loop reads from a signalfd and
+ * ignores SIGPIPE: a plugin must not start with either (exec keeps the
+ * mask and ignored dispositions). */
+static void child_reset_signals(const struct child_args *a) {
+        sigset_t none;
+
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
-        {
-                sigset_t none;
+        sigemptyset(&none);
+        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                child_fail(a, STEP_SIGNALS, -1);
+}
 
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
+/* One sequence for every plugin, jailed or plain (jail_set_plain): the
+ * steps marked "jail" are the sandbox's; the rest every plugin goes
+ * through, so that a plain plugin gets the same fds, session, signal
+ * state and environment as a jailed one. */
+_Noreturn static void child_main(const struct child_args *a) {
+        char c;
+
+        /* A parent that died before the death signal was set shows as EOF
+         * on the sync pipe, once our copy of its end is closed (getppid()
+         * cannot tell: it is 0 in a new pid namespace). */
+        close(a->parent_sync_fd);
+        close(a->parent_report_fd);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                child_fail(a, STEP_SYNC, -1);
+        /* Our own session and process group: a terminal's ^C goes to
+         * vmlaunch, which stops the plugin gracefully, and kill(0, ...)
+         * from the plugin reaches neither vmlaunch, its shell nor its
+         * siblings, nor can the plugin read vmlaunch's terminal. */
+        if (setsid() < 0)
+                child_fail(a, STEP_SESSION, -1);
+        /* The parent writes our id maps, places us (cgroup, rlimits) and
+         * then releases us: EOF instead of the byte means it gave up. */
+        if (read(a->sync_fd, &c, 1) != 1) {
+                errno = ECANCELED;
+                child_fail(a, STEP_SYNC, -1);
         }
-        child_mounts(a);
+        if (!a->j->plain)
+                child_enter_namespaces(a);              /* jail */
+        child_reset_signals(a);
+        if (!a->j->plain)
+                child_mounts(a);                        /* jail */
         child_fds(a);
-        child_drop_privileges(a);
+        if (!a->j->plain)
+                child_drop_privileges(a);               /* jail */
         execve(a->path, a->argv, a->envp);
         child_fail(a, STEP_EXEC, -1);
 }
@@ -573,7 +601,7 @@ static unsigned read_cap_last(void) {
         return v;
 }
 
-static int write_id_maps(const struct jail *j, pid_t pid, char *errbuf, size_t errlen) {
+static int write_id_maps(const struct jail *j, pid_t pid, struct log_err *err) {
         char path[64], map[1024];
         size_t off;
         int r;
@@ -581,19 +609,15 @@ static int write_id_maps(const struct jail *j, pid_t pid, char *errbuf, size_t e
         snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
         snprintf(map, sizeof(map), "0 %u 1\n", geteuid());
         r = write_file(path, map);
-        if (r < 0) {
-                snprintf(errbuf, errlen, "writing the uid map \"0 %u 1\" to %s: %s", geteuid(), path, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_err_errno(err, r, "jail: writing the uid map \"0 %u 1\" to %s", geteuid(), path);
         /* An unprivileged gid map needs setgroups denied first; extra gid
          * maps need CAP_SETGID and may keep setgroups. */
         if (j->n_gid_maps == 0) {
                 snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
                 r = write_file(path, "deny");
-                if (r < 0) {
-                        snprintf(errbuf, errlen, "denying setgroups in %s: %s", path, strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return log_err_errno(err, r, "jail: denying setgroups in %s", path);
         }
         off = (size_t)snprintf(map, sizeof(map), "0 %u 1\n", getegid());
         for (size_t i = 0; i < j->n_gid_maps && off < sizeof(map); i++)
@@ -604,15 +628,14 @@ static int write_id_maps(const struct jail *j, pid_t pid, char *errbuf, size_t e
         if (r < 0) {
                 for (char *p = map; (p = strchr(p, '\n'));)
                         *p = p[1] ? ',' : '\0';
-                snprintf(errbuf, errlen, "writing the gid map \"%s\" to %s: %s%s", map, path, strerror(-r),
-                         r == -EPERM && j->n_gid_maps ? " (extra gid maps need root, CAP_SETGID)" : "");
-                return r;
+                return log_err_set(err, r, "jail: writing the gid map \"%s\" to %s: %s%s", map, path, strerror(-r),
+                                   r == -EPERM && j->n_gid_maps ? " (extra gid maps need root, CAP_SETGID)" : "");
         }
         return 0;
 }
 
-static void describe_failure(const struct jail *j, const struct child_args *a, const struct jail_report *rep,
-                             char *errbuf, size_t errlen) {
+static int describe_failure(const struct jail *j, const struct child_args *a, const struct jail_report *rep,
+                            struct log_err *err) {
         const char *step = rep->step >= 0 && rep->step <= STEP_EXEC ? step_names[rep->step] : "?";
         const char *what = "";
         char item[PATH_MAX * 2 + 8] = "";
@@ -624,7 +647,8 @@ static void describe_failure(const struct jail *j, const struct child_args *a, c
                 what = j->root ? j->root : "/ (in the jail's mount namespace)";
         else if (rep->step == STEP_EXEC)
                 what = a->path;
-        snprintf(errbuf, errlen, "jail: %s%s%s%s: %s", step, *what ? " " : "", what, item, strerror(rep->err));
+        return log_err_set(err, rep->err > 0 ? -rep->err : -EIO, "%s: %s%s%s%s: %s", j->plain ? "plugin" : "jail",
+                           step, *what ? " " : "", what, item, strerror(rep->err));
 }
 
 /* The filter with every "kill the process" return turned into "notify
@@ -668,12 +692,13 @@ static void kill_child(pid_t pid) {
 }
 
 int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const envp[],
-               const struct jail_stdio *stdio, pid_t *ret_pid, char *errbuf, size_t errlen) {
+               const struct jail_stdio *stdio, pid_t *ret_pid, struct log_err *err) {
         _cleanup_close_ int sync_rd = -1, sync_wr = -1, rep_rd = -1, rep_wr = -1;
         _cleanup_free_ struct sock_filter *notify = NULL;
         struct sock_fprog notify_prog;
         struct child_args a = { 0 };
         struct jail_report rep;
+        unsigned long flags = SIGCHLD;
         pid_t pid;
         int fds[2], r;
         ssize_t n;
@@ -683,10 +708,10 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
         if (notify)
                 notify_prog = (struct sock_fprog){ .len = j->seccomp->len, .filter = notify };
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
+                return log_err_errno(err, -errno, "%s: creating the sync pipe", j->plain ? "plugin" : "jail");
         sync_rd = fds[0], sync_wr = fds[1];
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
+                return log_err_errno(err, -errno, "%s: creating the report pipe", j->plain ? "plugin" : "jail");
         rep_rd = fds[0], rep_wr = fds[1];
 
         a = (struct child_args){
@@ -702,39 +727,44 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
                 .parent_report_fd = rep_rd,
                 .cap_last = read_cap_last(),
         };
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-                                                CLONE_NEWUTS | SIGCHLD,
-                             NULL, NULL, NULL, NULL);
+        /* A plain child is a fork: the same sequence without namespaces. */
+        if (!j->plain)
+                flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+        pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+        if (pid < 0 && j->plain)
+                return log_err_errno(err, -errno, "plugin: forking the plugin");
         if (pid < 0) {
                 r = -errno;
-                snprintf(errbuf, errlen,
-                         "jail: creating the user, pid, mount, net, IPC and UTS namespaces: %s%s", strerror(-r),
-                         r == -EPERM || r == -ENOSPC || r == -EUSERS
-                                 ? " (are user namespaces disabled? see sysctl user.max_user_namespaces and "
-                                   "kernel.unprivileged_userns_clone)"
-                                 : "");
-                return r;
+                return log_err_set(err, r, "jail: creating the user, pid, mount, net, IPC and UTS namespaces: %s%s",
+                                   strerror(-r),
+                                   r == -EPERM || r == -ENOSPC || r == -EUSERS
+                                           ? " (are user namespaces disabled? see sysctl user.max_user_namespaces "
+                                             "and kernel.unprivileged_userns_clone)"
+                                           : "");
         }
         if (pid == 0)
                 child_main(&a);
 
         rep_wr = safe_close(rep_wr);
         sync_rd = safe_close(sync_rd);
-        r = write_id_maps(j, pid, errbuf, errlen);
+        r = j->plain ? 0 : write_id_maps(j, pid, err);
         /* The child waits on the sync pipe: this is where the parent acts
          * on its pid before it goes on (e.g. moves it into a cgroup, which
          * must happen before the child makes its cgroup namespace). */
         if (r >= 0 && j->before_release)
-                r = j->before_release(pid, j->before_release_data, errbuf, errlen);
+                r = j->before_release(pid, j->before_release_data, err);
         if (r < 0) {
                 kill_child(pid);
+                /* The hook's contract is to say why; a hook that did not
+                 * still leaves a line naming where it failed. */
+                if (!err || !err->msg[0])
+                        log_err_errno(err, r, "placing the plugin (pid %d) before its release", pid);
                 return r;
         }
         if (write(sync_wr, "x", 1) != 1) {
                 r = -errno;
                 kill_child(pid);
-                snprintf(errbuf, errlen, "jail: releasing the child: %s", strerror(-r));
-                return r;
+                return log_err_errno(err, r, "%s: releasing the child", j->plain ? "plugin" : "jail");
         }
         for (;;) {
                 do
@@ -748,9 +778,7 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
                         r = -errno;
                 if (r < 0) {
                         kill_child(pid);
-                        snprintf(errbuf, errlen, "jail: taking the seccomp listener from the child: %s",
-                                 strerror(-r));
-                        return r;
+                        return log_err_errno(err, r, "jail: taking the seccomp listener from the child");
                 }
         }
         /* EOF: exec closed the report pipe, the plugin runs. */
@@ -760,12 +788,9 @@ int jail_spawn(struct jail *j, const char *path, char *const argv[], char *const
         }
         kill_child(pid);
         j->listener_fd = safe_close(j->listener_fd);
-        if (n != sizeof(rep)) {
-                snprintf(errbuf, errlen, "jail: the child died before exec");
-                return -EIO;
-        }
-        describe_failure(j, &a, &rep, errbuf, errlen);
-        return rep.err > 0 ? -rep.err : -EIO;
+        if (n != sizeof(rep))
+                return log_err_set(err, -EIO, "%s: the child died before exec", j->plain ? "plugin" : "jail");
+        return describe_failure(j, &a, &rep, err);
 }
 
 int jail_drop_own_capabilities(void) {

@@ -1,7 +1,12 @@
 #include "launcher.h"
+#include "launcher_private.h"
 
+#include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +24,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "control.h"
 #include "jail.h"
 #include "log.h"
 #include "loop.h"
@@ -29,48 +35,11 @@
 #include "seccomp_policy.h"
 #include "server.h"
 #include "sink.h"
+#include "stats.h"
 #include "tap.h"
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
-
-struct fd_source {
-        struct loop_source source;
-        int fd;
-};
-
-struct launcher {
-        const struct vm_config *config;
-        struct monitor *mon;
-        struct launch_result *res;
-
-        int epoll_fd;
-        struct fd_source sig, exit_ev, countdown, tick, input, watchdog;
-        sigset_t old_mask;
-        bool mask_set;
-
-        struct vm *vm;
-        struct server *server;
-        struct plugin plugin;
-        struct output out, err;
-        struct sock_fprog seccomp_prog;         /* compiled policy; len 0: none */
-        const struct sock_fprog *seccomp;       /* &seccomp_prog, or NULL */
-        struct tap tap;
-        struct cgroup *cgroup;          /* the plugin's tasks and memory; or NULL */
-        int kmsg_fd;                    /* the kernel log, for a seccomp kill's syscall; or -1 */
-        struct fd_source notify;        /* the plugin's seccomp listener (borrowed), or -1 */
-        bool violation;                 /* a notification came: the plugin was killed for it */
-        int violation_nr;
-        uint32_t violation_arch;
-
-        bool stopping;
-        bool stop_requested;            /* SIGTERM/SIGINT/q */
-        bool killed_at_deadline;
-        bool killed_on_request;
-        bool failed;                    /* infrastructure error recorded */
-        bool running_reported;
-        char stop_reason[160];
-};
 
 uint64_t monitor_now_usec(void) {
         struct timespec ts;
@@ -89,13 +58,13 @@ static void set_result(struct launch_result *res, int code, const char *fmt, ...
         va_end(ap);
 }
 
-static int watch(struct launcher *l, int fd, struct loop_source *src) {
+int launcher_watch(struct launcher *l, int fd, struct loop_source *src) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
 
         return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static void arm_timer(int fd, uint64_t first_ms, uint64_t interval_ms) {
+void launcher_arm_timer(int fd, uint64_t first_ms, uint64_t interval_ms) {
         struct itimerspec its = {
                 .it_value = { .tv_sec = (time_t)(first_ms / 1000), .tv_nsec = (long)(first_ms % 1000) * 1000000L },
                 .it_interval = { .tv_sec = (time_t)(interval_ms / 1000),
@@ -107,13 +76,14 @@ static void arm_timer(int fd, uint64_t first_ms, uint64_t interval_ms) {
 
 /* Starts the countdown: the plugin is told through the shutdown eventfd
  * and has shutdown_timeout_ms before SIGKILL. */
-static void begin_stop(struct launcher *l, const char *fmt, ...) _printf_(2, 3);
-static void begin_stop(struct launcher *l, const char *fmt, ...) {
+static void begin_stop(struct launcher *l, const char *cause, const char *fmt, ...) _printf_(3, 4);
+static void begin_stop(struct launcher *l, const char *cause, const char *fmt, ...) {
         va_list ap;
 
         if (l->stopping)
                 return;
         l->stopping = true;
+        l->cause = cause;
         va_start(ap, fmt);
         vsnprintf(l->stop_reason, sizeof(l->stop_reason), fmt, ap);
         va_end(ap);
@@ -123,8 +93,10 @@ static void begin_stop(struct launcher *l, const char *fmt, ...) {
                                         LAUNCHER_STOP_SLACK_MS * 1000u;
         if (l->vm)
                 vm_signal_kill(l->vm);
-        arm_timer(l->countdown.fd, l->config->shutdown_timeout_ms, 0);
+        launcher_arm_timer(l->countdown.fd, l->config->shutdown_timeout_ms, 0);
         notify_stopping(l->stop_reason, l->config->shutdown_timeout_ms);
+        if (l->mon)
+                l->mon->stop_cause = cause;
         if (l->mon && l->mon->stopping)
                 l->mon->stopping(l->mon, l->stop_reason,
                                  monitor_now_usec() + (uint64_t)l->config->shutdown_timeout_ms * 1000u);
@@ -137,15 +109,117 @@ static void kill_plugin(struct launcher *l) {
 
 /* The terminal is gone: its fd leaves the loop (a hung-up tty reports
  * EPOLLHUP forever, and the loop would spin on it) and the VM stops. */
-static void terminal_gone(struct launcher *l, const char *why) {
+static void terminal_gone(struct launcher *l, const char *cause, const char *why) {
         if (l->input.fd >= 0) {
                 epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->input.fd, NULL);
                 l->input.fd = -1;
         }
         if (!l->stopping) {
                 l->stop_requested = true;
-                begin_stop(l, "%s", why);
+                begin_stop(l, cause, "%s", why);
         }
+}
+
+/* The monitors' snapshot, refreshed (stats.h). */
+const struct vm_stats *launcher_stats(struct launcher *l) {
+        enum stats_state state = l->stopping                ? STATS_STOPPING
+                                 : !l->vm || !l->vm->started ? STATS_STARTING
+                                 : l->paused                 ? STATS_PAUSED
+                                                             : STATS_RUNNING;
+        uint64_t now = monitor_now_usec();
+
+        stats_take(l->stats, l->vm, state, now - l->start_usec, now);
+        return l->stats;
+}
+
+/* As K in the TUI: the plugin dies now, the countdown shows why. */
+static void kill_on_request(struct launcher *l, const char *cause, const char *why) {
+        l->stop_requested = true;
+        l->killed_on_request = true;
+        if (!l->stopping)
+                begin_stop(l, cause, "%s", why);
+        kill_plugin(l);
+}
+
+static const struct vm_stats *control_stats(void *userdata) {
+        return launcher_stats(userdata);
+}
+
+static pid_t control_plugin_pid(void *userdata) {
+        struct launcher *l = userdata;
+
+        return l->plugin.pid;
+}
+
+/* `vmlaunch ctl NAME stop`: the countdown, as on SIGTERM. */
+static int control_stop(void *userdata) {
+        struct launcher *l = userdata;
+
+        if (l->stopping)
+                return -EALREADY;
+        l->stop_requested = true;
+        begin_stop(l, LAUNCHER_CAUSE_CONTROL, "stop requested over the control socket");
+        return 0;
+}
+
+static int control_kill(void *userdata) {
+        kill_on_request(userdata, LAUNCHER_CAUSE_CONTROL, "kill requested over the control socket");
+        return 0;
+}
+
+static int control_pause(void *userdata, bool pause) {
+        struct launcher *l = userdata;
+
+        if (l->stopping)
+                return -ESRCH;
+        if (!l->vm)
+                return -EAGAIN;
+        if (pause == l->paused)
+                return -EALREADY;
+        l->paused = pause;
+        vm_hold_vcpus(l->vm, pause);
+        log_info("vCPUs %s over the control socket", pause ? "paused" : "resumed");
+        return 0;
+}
+
+/* The snapshot and the control socket, before anything starts: a VM
+ * whose name is taken is a config error (exit 2).  The control wraps the
+ * monitor, so that clients following events see what it sees.  Both are
+ * freed by launcher_run after the exited event, not by the set-up
+ * table's undo: the followers get that event too. */
+int launcher_setup_control(struct launcher *l) {
+        struct control_ops ops = {
+                .userdata = l,
+                .stats = control_stats,
+                .plugin_pid = control_plugin_pid,
+                .stop = control_stop,
+                .kill = control_kill,
+                .pause = control_pause,
+        };
+        char errbuf[256] = "";
+        int r;
+
+        l->start_usec = monitor_now_usec();
+        r = stats_new(l->config->vcpus, &l->stats);
+        if (r < 0)
+                return log_err_errno(&l->setup_err, r, "the stats snapshot");
+        if (!l->config->control.enabled)
+                return 0;
+        r = control_new(l->config, l->epoll_fd, &ops, l->mon, errbuf, sizeof(errbuf), &l->control);
+        if (r == -EEXIST) {
+                l->err_code = EXIT_VM_CONFIG;
+                return log_err_set(&l->setup_err, r, "%s: %s", l->config->path, errbuf);
+        }
+        if (r == -ENOENT && !l->config->control.socket) {
+                log_warning("%s: running without one", errbuf);
+                return 0;
+        }
+        if (r < 0)
+                return log_err_set(&l->setup_err, r, "%s", errbuf);
+        l->mon = control_monitor(l->control);
+        l->out.mon = l->mon;
+        l->err.mon = l->mon;
+        return 0;
 }
 
 static void handle_signal(struct launcher *l) {
@@ -161,7 +235,8 @@ static void handle_signal(struct launcher *l) {
                 case SIGINT:
                         if (!l->stopping) {
                                 l->stop_requested = true;
-                                begin_stop(l, "%s received", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                                begin_stop(l, LAUNCHER_CAUSE_SIGNAL, "%s received",
+                                           si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                         } else {
                                 log_info("second stop request: killing the plugin now");
                                 l->killed_on_request = true;
@@ -179,7 +254,7 @@ static void handle_signal(struct launcher *l) {
                          * SIGTERM.  Headless, main() ignores SIGHUP, but a
                          * blocked signal is queued anyway: drop it here. */
                         if (l->mon && l->mon->input_fd >= 0)
-                                terminal_gone(l, "SIGHUP received: the terminal hung up");
+                                terminal_gone(l, LAUNCHER_CAUSE_SIGNAL, "SIGHUP received: the terminal hung up");
                         break;
                 default:
                         break;
@@ -194,8 +269,11 @@ static void handle_exit_event(struct launcher *l) {
                 return;
         if (!l->stopping) {
                 int reason = atomic_load(&l->vm->stop_reason);
+                const char *cause = reason == VM_STOP_VCPU_ERROR     ? LAUNCHER_CAUSE_CRASH
+                                    : reason == VM_STOP_PLUGIN_ERROR ? LAUNCHER_CAUSE_PLUGIN_ERROR
+                                                                     : LAUNCHER_CAUSE_VCPU_EXIT;
 
-                begin_stop(l, "%s", reason != VM_STOP_NONE ? l->vm->stop_detail : "a vCPU stopped");
+                begin_stop(l, cause, "%s", reason != VM_STOP_NONE ? l->vm->stop_detail : "a vCPU stopped");
         }
 }
 
@@ -203,21 +281,68 @@ static void handle_input(struct launcher *l, uint32_t events) {
         enum monitor_action a;
 
         if (events & (EPOLLHUP | EPOLLERR)) {
-                terminal_gone(l, "the terminal closed");
+                terminal_gone(l, LAUNCHER_CAUSE_MONITOR, "the terminal closed");
                 return;
         }
         a = l->mon->input(l->mon);
 
         if (a == MONITOR_ACTION_STOP && !l->stopping) {
                 l->stop_requested = true;
-                begin_stop(l, "stop requested from the monitor");
+                begin_stop(l, LAUNCHER_CAUSE_MONITOR, "stop requested from the monitor");
         } else if (a == MONITOR_ACTION_KILL) {
-                l->stop_requested = true;
-                l->killed_on_request = true;
-                if (!l->stopping)
-                        begin_stop(l, "kill requested from the monitor");
-                kill_plugin(l);
+                kill_on_request(l, LAUNCHER_CAUSE_MONITOR, "kill requested from the monitor");
         }
+}
+
+/* The start guard: a plugin that has not sent Start by now never will,
+ * as far as anyone can tell; it is stopped as failed. */
+static void start_timeout(struct launcher *l) {
+        if (l->stopping || l->vm->started)
+                return;
+        set_result(l->res, EXIT_VM_FAILED, "hang-up: the plugin did not start the VM within %u ms",
+                   l->start_timeout_ms);
+        l->verdict = true;
+        begin_stop(l, LAUNCHER_CAUSE_HANGUP, "%s", l->res->reason);
+}
+
+/* The reply watchdog: the first vCPU found waiting past the timeout for
+ * the plugin's answer stops the VM, named with what it waits on. */
+static void reply_watchdog(struct launcher *l) {
+        uint64_t now = monitor_now_usec(), limit = (uint64_t)l->config->vcpu_reply_timeout_ms * 1000u;
+
+        if (l->stopping)
+                return;
+        for (unsigned i = 0; i < l->vm->n_vcpus; i++) {
+                uint64_t since, addr;
+                uint32_t space;
+                bool write;
+
+                if (!vcpu_waiting(l->vm->vcpus[i], &since, &space, &addr, &write) || now < since ||
+                    now - since <= limit)
+                        continue;
+                set_result(l->res, EXIT_VM_FAILED,
+                           "watchdog: vCPU %u waited more than %u ms for the plugin's answer to its %s %s 0x%llx",
+                           i, l->config->vcpu_reply_timeout_ms, write ? "write to" : "read of",
+                           space == 0 ? "I/O port" : "MMIO address", (unsigned long long)addr);
+                l->verdict = true;
+                begin_stop(l, LAUNCHER_CAUSE_WATCHDOG, "%s", l->res->reason);
+                return;
+        }
+}
+
+/* stdout's reader went away (`vmlaunch ... | head -1`): the status stream
+ * is all a headless caller has, so without it nobody sees the VM or its
+ * end; it stops as on SIGTERM.  The fd leaves the loop: a pipe without
+ * readers reports EPOLLERR for ever. */
+static void handle_stdout_gone(struct launcher *l) {
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->stdout_gone.fd, NULL);
+        l->stdout_gone.fd = safe_close(l->stdout_gone.fd);
+        if (l->stopping)
+                return;
+        log_warning("stdout was closed by its reader: nobody reads the status lines; stopping the VM as on "
+                    "SIGTERM");
+        l->stop_requested = true;
+        begin_stop(l, LAUNCHER_CAUSE_OUTPUT, "stdout closed: the status reader went away");
 }
 
 static void handle_timer(struct launcher *l, struct fd_source *src) {
@@ -227,12 +352,16 @@ static void handle_timer(struct launcher *l, struct fd_source *src) {
                 return;
         if (src == &l->watchdog) {
                 notify_watchdog();
+        } else if (src == &l->start_timer) {
+                start_timeout(l);
+        } else if (src == &l->reply_timer) {
+                reply_watchdog(l);
         } else if (src == &l->countdown) {
                 log_warning("the plugin did not exit within %u ms; killing it", l->config->shutdown_timeout_ms);
                 l->killed_at_deadline = true;
                 kill_plugin(l);
         } else if (l->mon && l->mon->tick) {
-                l->mon->tick(l->mon, l->vm);
+                l->mon->tick(l->mon, launcher_stats(l));
         }
 }
 
@@ -279,9 +408,13 @@ static void handle_priority(struct launcher *l, struct loop_source *src, uint32_
         case LOOP_SECCOMP:
                 handle_seccomp(l, events);
                 break;
+        case LOOP_MONITOR_OUTPUT:
+                handle_stdout_gone(l);
+                break;
         case LOOP_PLUGIN_OUTPUT:
         case LOOP_CONNECTION:
         case LOOP_SINK:
+        case LOOP_CONTROL:
                 break;
         }
 }
@@ -289,7 +422,8 @@ static void handle_priority(struct launcher *l, struct loop_source *src, uint32_
 /* A full batch may have left a priority source out of it: ask them
  * directly, without waiting. */
 static void poll_priority(struct launcher *l) {
-        struct fd_source *srcs[] = { &l->sig, &l->exit_ev, &l->notify, &l->countdown, &l->input };
+        struct fd_source *srcs[] = { &l->sig,   &l->exit_ev,     &l->notify,      &l->countdown,
+                                     &l->input, &l->start_timer, &l->reply_timer };
         struct pollfd p[ARRAY_SIZE(srcs)];
 
         for (size_t i = 0; i < ARRAY_SIZE(srcs); i++)
@@ -373,9 +507,13 @@ static void run_loop(struct launcher *l) {
                         case LOOP_SINK:
                                 sink_flush((struct sink *)src);
                                 break;
+                        case LOOP_CONTROL:
+                                control_handle(l->control, src, evs[i].events);
+                                break;
                         case LOOP_SIGNAL:
                         case LOOP_EXIT_EVENT:
                         case LOOP_SECCOMP:
+                        case LOOP_MONITOR_OUTPUT:
                         case LOOP_TIMER:
                         case LOOP_INPUT:
                                 break;
@@ -385,6 +523,7 @@ static void run_loop(struct launcher *l) {
                 output_tick(&l->out, now);
                 output_tick(&l->err, now);
                 server_reap(l->server);
+                control_reap(l->control);
         }
         sink_watch_all(-1);
 }
@@ -392,7 +531,7 @@ static void run_loop(struct launcher *l) {
 /* After the plugin is gone: what its pipes still hold, within a bound (a
  * pipe holds at most /proc/sys/fs/pipe-max-size, but a process the plugin
  * left behind could keep writing). */
-static void output_finish(struct output *o) {
+void launcher_output_finish(struct output *o) {
         uint64_t now = monitor_now_usec();
 
         for (int i = 0; i < 16 && o->fd >= 0; i++)
@@ -428,7 +567,7 @@ static const char *signal_name(int sig) {
         return d ? d : "?";
 }
 
-static void decide_result(struct launcher *l) {
+void launcher_decide_result(struct launcher *l) {
         struct launch_result *res = l->res;
         int st = l->plugin.wait_status;
         int vm_reason = l->vm ? atomic_load(&l->vm->stop_reason) : VM_STOP_NONE;
@@ -438,22 +577,35 @@ static void decide_result(struct launcher *l) {
         else if (WIFSIGNALED(st))
                 snprintf(res->plugin_status, sizeof(res->plugin_status), "killed by SIG%s",
                          signal_name(WTERMSIG(st)));
-        if (l->failed)
+        /* By default the stop's own cause; what the plugin's end shows
+         * (a crash, a seccomp kill) overrides it below. */
+        res->cause = l->cause ? l->cause : LAUNCHER_CAUSE_PLUGIN_EXIT;
+        if (l->failed) {
+                res->cause = LAUNCHER_CAUSE_ERROR;
+                return;
+        }
+        if (l->verdict)
                 return;
         if (l->violation) {
+                res->cause = LAUNCHER_CAUSE_SECCOMP;
                 seccomp_kill_result(l);
                 return;
         }
         if (vm_reason == VM_STOP_VCPU_ERROR) {
+                res->cause = LAUNCHER_CAUSE_CRASH;
                 set_result(res, EXIT_VM_CRASHED, "crash: %s", l->vm->stop_detail);
                 return;
         }
         if (vm_reason == VM_STOP_PLUGIN_ERROR) {
+                res->cause = LAUNCHER_CAUSE_PLUGIN_ERROR;
                 set_result(res, EXIT_VM_FAILED, "error: %s", l->vm->stop_detail);
                 return;
         }
         if (WIFSIGNALED(st)) {
                 int sig = WTERMSIG(st);
+
+                if (!l->killed_at_deadline && !l->killed_on_request)
+                        res->cause = sig == SIGSYS ? LAUNCHER_CAUSE_SECCOMP : LAUNCHER_CAUSE_CRASH;
 
                 if (l->killed_at_deadline)
                         set_result(res, EXIT_VM_FAILED,
@@ -487,275 +639,154 @@ static void decide_result(struct launcher *l) {
         }
 }
 
-/* The tap, before the plugin exists and while we may still have
- * CAP_NET_ADMIN.  GetNetConfig serves it (the first one, as crosvm). */
-static int setup_network(struct launcher *l) {
-        const struct vm_config *c = l->config;
-        struct server_net net = { .tap_fd = -1 };
-        const char *step = NULL;
-        int r = 0;
+/* The default policy, found once.  An installed vmlaunch finds its data
+ * directory relative to its own executable (bin/ -> share/vmlaunch/),
+ * so a tree installed with `cmake --install --prefix P`, staged with
+ * DESTDIR or moved as a whole uses its own policy, not the one under the
+ * prefix configured at build time nor the source tree's.  The binary in
+ * the build tree (and the tests beside it) has no such neighbour and
+ * uses the source tree's, the one it is built and tested with.  Anything
+ * else falls back to the configured prefix, which then names the path
+ * in the error if the file is missing. */
+static char default_policy[PATH_MAX];
 
-        switch (c->network.mode) {
-        case VM_NET_NONE:
-                return 0;
-        case VM_NET_CREATE:
-                r = tap_create(&l->tap, &step);
-                if (r >= 0)
-                        r = tap_configure(&l->tap, c->network.host_ip, c->network.netmask, c->network.mac, &step);
-                break;
-        case VM_NET_TAP_NAME:
-                r = tap_open_name(c->network.tap_name, &l->tap, &step);
-                break;
-        case VM_NET_TAP_FDS:
-                /* Each given fd must be a tap; the first one is served. */
-                for (size_t i = 0; i < c->network.n_tap_fds && r >= 0; i++) {
-                        struct tap t = TAP_INIT;
+static void find_default_policy(void) {
+        char exe[PATH_MAX], real[PATH_MAX], *slash;
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        size_t len;
+        int m;
 
-                        r = tap_from_fd(c->network.tap_fds[i], i == 0 ? &l->tap : &t, &step);
-                        if (r < 0)
-                                set_result(l->res, EXIT_VM_FAILED, "error: network.tap_fds: fd %d: %s: %s",
-                                           c->network.tap_fds[i], step, strerror(-r));
-                        tap_close(&t);
-                }
-                if (r < 0)
-                        return r;
-                break;
+        snprintf(default_policy, sizeof(default_policy), "%s", VMLAUNCH_POLICY_INSTALLED);
+        if (n <= 0)
+                return;
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (!slash)
+                return;
+        *slash = '\0';
+        m = snprintf(default_policy, sizeof(default_policy), "%s/" VMLAUNCH_BINDIR_TO_DATADIR "/%s", exe,
+                     VMLAUNCH_POLICY_NAME);
+        if (m > 0 && (size_t)m < sizeof(default_policy) && access(default_policy, R_OK) == 0) {
+                /* Without the "bin/..", for --check and the logs. */
+                if (realpath(default_policy, real))
+                        snprintf(default_policy, sizeof(default_policy), "%s", real);
+                return;
         }
-        if (r < 0) {
-                /* Making and configuring a tap takes CAP_NET_ADMIN. */
-                bool denied = c->network.mode == VM_NET_CREATE && (r == -EPERM || r == -EACCES);
-
-                set_result(l->res, EXIT_VM_FAILED, "error: network: %s%s%s: %s%s", step, l->tap.name[0] ? " " : "",
-                           l->tap.name, strerror(-r),
-                           denied ? " (creating a tap needs root or CAP_NET_ADMIN; as an ordinary user, pass "
-                                    "network.tap_fds or name a tap you own in network.tap_name)"
-                                  : "");
-                return r;
-        }
-        net.tap_fd = l->tap.fd;
-        net.host_ip = l->tap.host_ip;
-        net.netmask = l->tap.netmask;
-        memcpy(net.mac, l->tap.mac, sizeof(net.mac));
-        server_set_net(l->server, &net);
-        log_info("network: tap %s", l->tap.name);
-        return 0;
+        snprintf(default_policy, sizeof(default_policy), "%s", VMLAUNCH_POLICY_INSTALLED);
+        if (!realpath(VMLAUNCH_BUILD_DIR, real))
+                return;
+        len = strlen(real);
+        if (strncmp(exe, real, len) == 0 && (exe[len] == '\0' || exe[len] == '/'))
+                snprintf(default_policy, sizeof(default_policy), "%s", VMLAUNCH_POLICY_SOURCE);
 }
 
 const char *launcher_default_policy(const struct vm_config *c) {
-        if (c->sandbox.seccomp_policy)
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        if (c && c->sandbox.seccomp_policy)
                 return c->sandbox.seccomp_policy;
-        /* Installed, or else the one in the source tree this was built from. */
-        if (access(VMLAUNCH_POLICY_INSTALLED, R_OK) == 0)
-                return VMLAUNCH_POLICY_INSTALLED;
-        return VMLAUNCH_POLICY_SOURCE;
+        pthread_once(&once, find_default_policy);
+        return default_policy;
 }
 
-/* vmlaunch's own fd table must hold what limits.* let a plugin make it
- * open: the soft limit goes up to the hard one first thing, and a config
- * that needs more than that is refused before the plugin starts (checked
- * once vm_new has checked vcpus against KVM's own limit). */
-static void raise_own_nofile(void) {
-        struct rlimit rl;
+/* base.policy sits beside plugin.policy, installed or in the source tree:
+ * the directory is the one the build recorded for plugin.policy. */
+static const char *policy_sibling(const char *policy, const char *name, char *buf, size_t size) {
+        const char *slash = strrchr(policy, '/');
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                setrlimit(RLIMIT_NOFILE, &rl);
-        }
+        snprintf(buf, size, "%.*s%s", slash ? (int)(slash - policy + 1) : 0, policy, name);
+        return buf;
 }
 
-static int check_own_nofile(struct launcher *l) {
-        uint64_t need = vm_fds_needed(l->config);
-        struct rlimit rl;
+const char *launcher_base_policy(const struct vm_config *c) {
+        static char path[PATH_MAX];
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                return 0;
-        if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
-                set_result(l->res, EXIT_VM_CONFIG,
-                           "config: %s: limits: connections + 2 x irq_events + 5 x vcpus + 128 = %llu fds, more "
-                           "than vmlaunch's RLIMIT_NOFILE allows (%llu): lower them or raise the hard limit",
-                           l->config->path, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
-                return -EMFILE;
-        }
-        return 0;
+        if (!c->sandbox.seccomp_base)
+                return NULL;
+        /* Beside vmlaunch's own default policy, wherever that was found
+         * (installed beside the binary, under the prefix, or the source
+         * tree's), never beside a policy the config names.  Even when
+         * missing: the compiler then names it, and the VM does not start,
+         * rather than every plugin dying before main(). */
+        return policy_sibling(launcher_default_policy(NULL), "base.policy", path, sizeof(path));
 }
 
-/* Before the plugin is released to exec: its cgroup and its fd limit. */
-static int place_plugin(pid_t pid, void *userdata, char *errbuf, size_t errlen) {
-        struct launcher *l = userdata;
-        struct rlimit rl = { .rlim_cur = l->config->limits.nofile, .rlim_max = l->config->limits.nofile };
-        int r;
-
-        r = cgroup_attach(l->cgroup, pid);
-        if (r < 0) {
-                snprintf(errbuf, errlen, "placing the plugin in its cgroup: %s", strerror(-r));
-                return r;
-        }
-        if (prlimit(pid, RLIMIT_NOFILE, &rl, NULL) < 0) {
-                r = -errno;
-                snprintf(errbuf, errlen, "setting the plugin's RLIMIT_NOFILE to %u: %s", l->config->limits.nofile,
-                         strerror(-r));
-                return r;
-        }
-        return 0;
+int launcher_compile_policy(const struct vm_config *c, FILE *errors, struct sock_fprog *ret_prog) {
+        return seccomp_policy_compile_with_base(launcher_default_policy(c), launcher_base_policy(c),
+                                                c->sandbox.seccomp_log_failures, errors, ret_prog);
 }
 
-static int setup(struct launcher *l) {
+/* 1, or LAUNCHER_NESTED_FACTOR when this runs in a virtual machine: CPUID
+ * leaf 1, ECX bit 31 is the hypervisor bit, which hypervisors set for
+ * their guests and real CPUs leave clear. */
+static unsigned nested_factor(void) {
+#if defined(__x86_64__) || defined(__i386__)
+        unsigned a, b, c, d;
+
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 31)))
+                return LAUNCHER_NESTED_FACTOR;
+#endif
+        return 1;
+}
+
+/* A timerfd watched as `src`, armed for `first_ms` then every
+ * `interval_ms` (0: once).  A failure is logged: the guard is lost, the
+ * VM runs on. */
+static void arm_guard(struct launcher *l, struct fd_source *src, uint64_t first_ms, uint64_t interval_ms,
+                      const char *what) {
+        src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (src->fd < 0 || launcher_watch(l, src->fd, &src->source) < 0) {
+                log_warning("setting up the %s: %m; it is off", what);
+                src->fd = safe_close(src->fd);
+                return;
+        }
+        launcher_arm_timer(src->fd, first_ms, interval_ms);
+}
+
+/* The guards against a VM that never starts or stops answering, and the
+ * watch on stdout's reader: armed once the plugin runs. */
+void launcher_arm_guards(struct launcher *l) {
         const struct vm_config *c = l->config;
-        _cleanup_close_ int plugin_end = -1;
-        const char *step = NULL;
-        char errbuf[512];
-        sigset_t mask;
-        int sv[2], r;
 
-        signal(SIGPIPE, SIG_IGN);
-        raise_own_nofile();
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGWINCH);
-        pthread_sigmask(SIG_BLOCK, &mask, &l->old_mask);
-        l->mask_set = true;
+        if (c->start_timeout_ms) {
+                unsigned factor = nested_factor();
 
-        l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        l->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        l->countdown.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        l->tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (l->epoll_fd < 0 || l->sig.fd < 0 || l->countdown.fd < 0 || l->tick.fd < 0) {
-                r = -errno;
-                set_result(l->res, EXIT_VM_FAILED, "error: setting up the event loop: %s", strerror(-r));
-                return r;
+                /* A VM inside a VM: every exit of the plugin's set-up
+                 * ioctls and of its guest goes through two hypervisors,
+                 * and an emulated host (TCG) is slower still: a timeout
+                 * sized for bare metal would call a slow start a hang.
+                 * 10 is the ratio Android's virtualizationservice chose
+                 * for its boot hang-up timeout (30 s, 300 s nested), and
+                 * covers hardware-assisted nesting (a few times slower)
+                 * with room; a user who knows better sets the key. */
+                l->start_timeout_ms = c->start_timeout_ms > UINT_MAX / factor ? UINT_MAX
+                                                                               : c->start_timeout_ms * factor;
+                if (factor > 1)
+                        log_info("running nested (CPUID hypervisor bit): start_timeout_ms %u x %u = %u ms",
+                                 c->start_timeout_ms, factor, l->start_timeout_ms);
+                arm_guard(l, &l->start_timer, l->start_timeout_ms, 0, "start timeout");
         }
-        if ((r = watch(l, l->sig.fd, &l->sig.source)) < 0 ||
-            (r = watch(l, l->countdown.fd, &l->countdown.source)) < 0 ||
-            (r = watch(l, l->tick.fd, &l->tick.source)) < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: setting up the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (c->vcpu_reply_timeout_ms) {
+                /* Checked four times a timeout (every 10 ms .. 1 s): a
+                 * stall is caught within 1.25 timeouts, or one second
+                 * past a long one, at 100 wake-ups a second at most. */
+                uint64_t every = c->vcpu_reply_timeout_ms / 4;
 
-        if (c->sandbox.enabled) {
-                const char *policy = launcher_default_policy(c);
+                every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+                arm_guard(l, &l->reply_timer, every, every, "vCPU reply watchdog");
+        }
+        if (l->mon && l->mon->writes_stdout) {
+                /* No events asked (a terminal would report typed keys as
+                 * EPOLLIN): EPOLLERR and EPOLLHUP come anyway.  A dup, so
+                 * that a sink may watch fd 1 itself (sink.h).  A regular
+                 * file or /dev/null cannot be watched (EPERM) and has no
+                 * reader to lose. */
+                struct epoll_event ev = { .events = 0, .data.ptr = &l->stdout_gone.source };
 
-                /* A policy error is a config error: nothing has started. */
-                r = seccomp_policy_compile(policy, c->sandbox.seccomp_log_failures, stderr, &l->seccomp_prog);
-                if (r < 0) {
-                        set_result(l->res, r == -EINVAL ? EXIT_VM_CONFIG : EXIT_VM_FAILED,
-                                   "%s: sandbox.seccomp_policy %s: %s", r == -EINVAL ? "config" : "error", policy,
-                                   r == -EINVAL ? "invalid (see above)" : strerror(-r));
-                        return r;
-                }
-                l->seccomp = &l->seccomp_prog;
+                l->stdout_gone.fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (l->stdout_gone.fd >= 0 && epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->stdout_gone.fd, &ev) < 0)
+                        l->stdout_gone.fd = safe_close(l->stdout_gone.fd);
         }
-        r = vm_new(c, &l->vm, &step);
-        if (r == -E2BIG) {
-                set_result(l->res, EXIT_VM_CONFIG, "config: %s: %s", c->path, step);
-                return r;
-        }
-        if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: creating the VM: %s (%s): %s", step, c->kvm_device,
-                           strerror(-r));
-                return r;
-        }
-        r = check_own_nofile(l);
-        if (r < 0)
-                return r;
-        l->exit_ev.fd = l->vm->exit_fd;
-        if ((r = watch(l, l->exit_ev.fd, &l->exit_ev.source)) < 0 ||
-            (r = server_new(l->vm, l->epoll_fd, &l->server)) < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: setting up the main socket: %s", strerror(-r));
-                return r;
-        }
-        r = setup_network(l);
-        if (r < 0)
-                return r;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                r = -errno;
-                set_result(l->res, EXIT_VM_FAILED, "error: creating the main socket: %s", strerror(-r));
-                return r;
-        }
-        plugin_end = sv[1];
-        r = server_add_connection(l->server, sv[0]);
-        if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: registering the main socket: %s", strerror(-r));
-                return r;
-        }
-
-        /* Reading the kernel log may take the privilege dropped below. */
-        if (l->seccomp) {
-                l->kmsg_fd = audit_open();
-                if (l->kmsg_fd < 0)
-                        log_debug("no kernel log (%s): a seccomp kill will not name its syscall",
-                                  strerror(-l->kmsg_fd));
-        }
-
-        r = cgroup_new(c, &l->cgroup, errbuf, sizeof(errbuf));
-        if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);
-                return r;
-        }
-        if (errbuf[0])
-                log_warning("%s", errbuf);
-        for (size_t i = 0; cgroup_path(l->cgroup, i, &step); i++)
-                log_debug("limits: the plugin's %s cgroup is %s", step, cgroup_path(l->cgroup, i, NULL));
-        l->plugin.before_release = place_plugin;
-        l->plugin.before_release_data = l;
-
-        /* The plugin starts before any vCPU thread exists. */
-        r = plugin_spawn(c, plugin_end, l->vm->lane_fd, l->seccomp, &l->plugin, errbuf, sizeof(errbuf));
-        if (r < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: %s", errbuf);
-                snprintf(l->res->plugin_status, sizeof(l->res->plugin_status), "not started");
-                return r;
-        }
-        /* The jail and the tap exist: nothing privileged is left to do. */
-        r = jail_drop_own_capabilities();
-        if (r < 0)
-                log_warning("dropping the launcher's capabilities: %s", strerror(-r));
-        /* With the listener, a violation is named from it: the kernel
-         * log is only the fallback. */
-        l->notify.fd = l->plugin.notify_fd;
-        if (l->notify.fd >= 0) {
-                l->kmsg_fd = safe_close(l->kmsg_fd);
-                if (watch(l, l->notify.fd, &l->notify.source) < 0)
-                        log_warning("watching the seccomp listener: %m");
-        }
-        l->out.fd = l->plugin.out_fd;
-        l->err.fd = l->plugin.err_fd;
-        if ((r = watch(l, l->out.fd, &l->out.source)) < 0 || (r = watch(l, l->err.fd, &l->err.source)) < 0) {
-                set_result(l->res, EXIT_VM_FAILED, "error: watching the plugin's output: %s", strerror(-r));
-                l->failed = true;
-                return 0;       /* the plugin runs: the normal teardown follows */
-        }
-        if (l->mon && l->mon->input_fd >= 0 && l->mon->input) {
-                l->input.fd = l->mon->input_fd;
-                if (watch(l, l->input.fd, &l->input.source) < 0)
-                        log_warning("watching the terminal for keys: %m");
-        }
-        if (l->mon && l->mon->tick_ms)
-                arm_timer(l->tick.fd, l->mon->tick_ms, l->mon->tick_ms);
-        {
-                uint64_t wd = notify_watchdog_interval_ms();
-
-                if (wd) {
-                        l->watchdog.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-                        if (l->watchdog.fd < 0 || watch(l, l->watchdog.fd, &l->watchdog.source) < 0)
-                                log_warning("setting up the watchdog timer: %m");
-                        else
-                                arm_timer(l->watchdog.fd, wd, wd);
-                }
-        }
-        if (l->mon && l->mon->started) {
-                struct monitor_info info = {
-                        .name = c->name,
-                        .vcpus = c->vcpus,
-                        .plugin_pid = l->plugin.pid,
-                        .tap = l->tap.fd >= 0 ? l->tap.name : NULL,
-                };
-
-                l->mon->started(l->mon, &info);
-        }
-        return 0;
 }
 
 int launcher_run(const struct vm_config *config, struct monitor *mon, struct launch_result *res) {
@@ -770,9 +801,13 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
                 .tick = { { LOOP_TIMER }, -1 },
                 .input = { { LOOP_INPUT }, -1 },
                 .watchdog = { { LOOP_TIMER }, -1 },
+                .start_timer = { { LOOP_TIMER }, -1 },
+                .reply_timer = { { LOOP_TIMER }, -1 },
+                .stdout_gone = { { LOOP_MONITOR_OUTPUT }, -1 },
                 .plugin = PLUGIN_INIT,
                 .tap = TAP_INIT,
                 .kmsg_fd = -1,
+                .plugin_end = -1,
                 .notify = { { LOOP_SECCOMP }, -1 },
                 .out = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDOUT },
                 .err = { .source = { LOOP_PLUGIN_OUTPUT }, .fd = -1, .stream = MONITOR_STDERR },
@@ -783,51 +818,25 @@ int launcher_run(const struct vm_config *config, struct monitor *mon, struct lau
         output_init(&l.err, MONITOR_STDERR, mon, monitor_now_usec());
         memset(res, 0, sizeof(*res));
         snprintf(res->plugin_status, sizeof(res->plugin_status), "not started");
-        r = setup(&l);
+        r = launcher_setup_run(&l);
         if (r >= 0) {
                 run_loop(&l);
                 if (!l.plugin.reaped && !l.stopping)
-                        begin_stop(&l, "the event loop ended");
+                        begin_stop(&l, LAUNCHER_CAUSE_ERROR, "the event loop ended");
         }
-
-        /* Teardown, the reverse of setup, on every path. */
-        if (l.vm)
-                vm_stop_vcpus(l.vm);
-        if (l.plugin.pid > 0) {
-                plugin_kill_and_reap(&l.plugin);
-                output_finish(&l.out);
-                output_finish(&l.err);
-                if (r >= 0)
-                        decide_result(&l);
-                else if (WIFSIGNALED(l.plugin.wait_status) || WIFEXITED(l.plugin.wait_status))
-                        decide_result(&l);
-        }
-        /* After the reap: what the plugin left running in its group dies
-         * with the group. */
-        r = cgroup_remove(l.cgroup);
-        if (r < 0)
-                log_warning("limits: removing the plugin's cgroup: %s", strerror(-r));
-        plugin_close(&l.plugin);
-        server_free(l.server);
-        tap_close(&l.tap);
-        safe_close(l.kmsg_fd);
-        seccomp_policy_free(&l.seccomp_prog);
-        vm_free_detached(l.vm);
-        safe_close(l.watchdog.fd);
-        safe_close(l.tick.fd);
-        safe_close(l.countdown.fd);
-        safe_close(l.epoll_fd);
-        if (l.mask_set) {
-                struct signalfd_siginfo si;
-
-                /* Consume what arrived during teardown: a late SIGTERM
-                 * must not kill us before the last line is written. */
-                while (l.sig.fd >= 0 && read(l.sig.fd, &si, sizeof(si)) == sizeof(si))
-                        ;
-                pthread_sigmask(SIG_SETMASK, &l.old_mask, NULL);
-        }
-        safe_close(l.sig.fd);
-        if (mon && mon->exited)
-                mon->exited(mon, res->exit_code, res->reason, res->plugin_status);
+        launcher_teardown(&l);
+        if (!res->cause)
+                res->cause = res->exit_code == EXIT_VM_CONFIG ? LAUNCHER_CAUSE_CONFIG : LAUNCHER_CAUSE_ERROR;
+        /* l.mon: the control's tee, when there is one, hands it on. */
+        if (l.mon)
+                l.mon->stop_cause = res->cause;
+        notify_exited(res->exit_code, res->reason);
+        notify_close(LAUNCHER_NOTIFY_FLUSH_MS);
+        if (l.mon && l.mon->exited)
+                l.mon->exited(l.mon, res->exit_code, res->reason, res->plugin_status);
+        /* After the last event, which the control's followers get too:
+         * outside the set-up table, whose undo runs before it. */
+        control_free(l.control, LAUNCHER_CONTROL_FLUSH_MS);
+        stats_free(l.stats);
         return res->exit_code;
 }

@@ -1,9 +1,13 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sink.h"
 
@@ -19,23 +23,34 @@ static const char *const level_prefix[] = {
         [LOG_LEVEL_DEBUG] = "debug: ",
 };
 
+/* sd-daemon(3)'s "<N>" priority prefixes, by level: journald reads them
+ * off the start of each line of a stream it is connected to. */
+static const char *const journal_prefix[] = {
+        [LOG_LEVEL_ERROR] = "<3>",
+        [LOG_LEVEL_WARNING] = "<4>",
+        [LOG_LEVEL_INFO] = "<6>",
+        [LOG_LEVEL_DEBUG] = "<7>",
+};
+
 static struct sink *_Atomic stream;
 static atomic_ulong dropped_total;
 static atomic_ulong dropped_unreported;
 
-size_t log_utf8_seq(const unsigned char *s, size_t len) {
+size_t log_utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp) {
         unsigned char c = s[0];
+        uint32_t cp, min;
         size_t n;
-        uint32_t cp;
 
-        if (c < 0x80)
+        if (c < 0x80) {
+                *ret_cp = c;
                 return 1;
+        }
         if (c >= 0xc2 && c <= 0xdf)
-                n = 2, cp = c & 0x1f;
+                n = 2, cp = c & 0x1fu, min = 0x80;
         else if (c >= 0xe0 && c <= 0xef)
-                n = 3, cp = c & 0x0f;
+                n = 3, cp = c & 0x0fu, min = 0x800;
         else if (c >= 0xf0 && c <= 0xf4)
-                n = 4, cp = c & 0x07;
+                n = 4, cp = c & 0x07u, min = 0x10000;
         else
                 return 0;
         if (len < n)
@@ -43,13 +58,19 @@ size_t log_utf8_seq(const unsigned char *s, size_t len) {
         for (size_t i = 1; i < n; i++) {
                 if ((s[i] & 0xc0) != 0x80)
                         return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
+                cp = (cp << 6) | (s[i] & 0x3fu);
         }
         /* Overlong forms, surrogates, beyond U+10FFFF. */
-        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                 return 0;
+        *ret_cp = cp;
         return n;
+}
+
+size_t log_utf8_seq(const unsigned char *s, size_t len) {
+        uint32_t cp;
+
+        return log_utf8_decode(s, len, &cp);
 }
 
 size_t log_escape(const char *in, size_t len, bool backslash, char *out, size_t cap, size_t *ret_len) {
@@ -88,11 +109,39 @@ size_t log_escape(const char *in, size_t len, bool backslash, char *out, size_t 
         return i;
 }
 
+/* Whether stderr is the journal: systemd sets JOURNAL_STREAM to
+ * "DEVICE:INODE" of the stream it connected, and only that exact file
+ * counts (a unit's stderr redirected elsewhere, or a child that inherited
+ * the variable but not the stream, gets no prefixes: they would be noise
+ * in a file or on a terminal). */
+static bool journal;
+
+static void detect_journal(void) {
+        const char *v = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        int n = 0;
+
+        if (!v || sscanf(v, "%llu:%llu%n", &dev, &ino, &n) != 2 || v[n] != '\0')
+                return;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return;
+        journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+bool log_to_journal(void) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        pthread_once(&once, detect_journal);
+        return journal;
+}
+
 static void write_line(struct sink *s, enum log_level level, const char *line, bool force) {
         char out[LOG_OUT_MAX];
         size_t n, k;
 
-        n = (size_t)snprintf(out, sizeof(out), "vmlaunch: %s", level_prefix[level]);
+        n = (size_t)snprintf(out, sizeof(out), "%svmlaunch: %s", log_to_journal() ? journal_prefix[level] : "",
+                             level_prefix[level]);
         log_escape(line, strlen(line), false, out + n, sizeof(out) - n - 1, &k);
         n += k;
         out[n++] = '\n';
@@ -106,7 +155,8 @@ static void write_line(struct sink *s, enum log_level level, const char *line, b
                 char note[128];
                 unsigned long d = atomic_exchange(&dropped_unreported, 0);
                 int m = snprintf(note, sizeof(note),
-                                 "vmlaunch: warning: %lu log lines dropped: stderr was not read fast enough\n", d);
+                                 "%svmlaunch: warning: %lu log lines dropped: stderr was not read fast enough\n",
+                                 log_to_journal() ? journal_prefix[LOG_LEVEL_WARNING] : "", d);
 
                 if (d && sink_write(s, note, (size_t)m, false) == -ENOBUFS)
                         atomic_fetch_add(&dropped_unreported, d);
@@ -190,4 +240,34 @@ int log_errno(int r, const char *fmt, ...) {
         va_end(ap);
         log_msg(LOG_LEVEL_ERROR, "%s: %s", msg, strerror(r < 0 ? -r : r));
         return r;
+}
+
+int log_err_set(struct log_err *e, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!e)
+                return r;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_err_errno(struct log_err *e, int r, const char *fmt, ...) {
+        char what[384];
+        va_list ap;
+
+        if (!e)
+                return r;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        snprintf(e->msg, sizeof(e->msg), "%s: %s", what, strerror(r < 0 ? -r : r));
+        return r;
+}
+
+const char *log_err_text(const struct log_err *e, int r) {
+        if (e && e->msg[0])
+                return e->msg;
+        return strerror(r < 0 ? -r : r);
 }

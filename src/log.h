@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -35,6 +36,11 @@ enum log_level log_get_max_level(void);
 /* The default sink's stream: `s` (borrowed; NULL: plain blocking writes
  * to stderr, as before main() sets it up). */
 void log_set_stream(struct sink *s);
+/* Whether stderr is the journal (JOURNAL_STREAM names its device and
+ * inode): then every line of the default sink starts with journald's
+ * priority prefix, "<3>" for errors, "<4>" warnings, "<6>" info, "<7>"
+ * debug.  Decided once, at the first call. */
+bool log_to_journal(void);
 /* Log lines dropped because the stream's queue was full, since the start. */
 unsigned long log_dropped(void);
 
@@ -47,9 +53,33 @@ void log_final(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 /* Logs "<message>: <strerror(-r)>" at error level and returns r (< 0). */
 int log_errno(int r, const char *fmt, ...) _printf_(2, 3);
 
+/* The error context.  Library code (plugin, jail, cgroup, tap) never logs
+ * a failure: it fills the context its caller passed, one line saying what
+ * failed, on what, and the errno in words, and returns -errno.  Only the
+ * launcher and main() print it, once, with what they know around it.  A
+ * function taking one writes it on every failing path; on success it is
+ * left alone unless the function's contract says otherwise (cgroup_new's
+ * warning).  Start it empty: LOG_ERR_INIT. */
+struct log_err {
+        char msg[512];
+};
+
+#define LOG_ERR_INIT { .msg = "" }
+
+/* Writes exactly the formatted line into `e` (NULL: nothing) and returns r. */
+int log_err_set(struct log_err *e, int r, const char *fmt, ...) _printf_(3, 4);
+/* Writes "<message>: <strerror(-r)>" into `e` (NULL: nothing); returns r. */
+int log_err_errno(struct log_err *e, int r, const char *fmt, ...) _printf_(3, 4);
+/* The message, or strerror(-r) when the callee wrote none: a caller
+ * never prints an empty or stale line. */
+const char *log_err_text(const struct log_err *e, int r);
+
 /* Length of the valid UTF-8 sequence at s (1..4; len >= 1), or 0 if the
- * byte there does not start one. */
+ * byte there does not start one: a stray continuation byte, a cut
+ * sequence, an overlong form, a surrogate or a value past U+10FFFF. */
 size_t log_utf8_seq(const unsigned char *s, size_t len);
+/* The same, and the code point it encodes in *ret_cp. */
+size_t log_utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp);
 
 /* Copies `in` to `out` (room for `cap` >= 1 bytes) so that a terminal
  * shows it as text: the C0 controls but tab, DEL, and the C1 controls

@@ -11,6 +11,8 @@ enum loop_kind {
         LOOP_INPUT,             /* the monitor's input (TUI keys) */
         LOOP_SINK,              /* stdout or stderr has room again (sink.h) */
         LOOP_SECCOMP,           /* the plugin's seccomp listener: a violation */
+        LOOP_MONITOR_OUTPUT,    /* the monitor's output stream: its reader went away */
+        LOOP_CONTROL,           /* the control socket or one of its clients (control.h) */
 };
 
 struct loop_source {

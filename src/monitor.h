@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct vm;
+struct vm_stats;
 
 enum monitor_stream {
         MONITOR_STDOUT = 1,
@@ -33,6 +33,15 @@ struct monitor {
         unsigned tick_ms;       /* 0: no tick */
         int input_fd;           /* watched for input when >= 0 (TUI keys) */
         bool shows_plugin_output;  /* the launcher need not log plugin lines */
+        /* The monitor writes to stdout (headless).  When stdout's reader
+         * goes away (a pipe's last reader closed it, a socket's peer shut
+         * down) nobody sees the VM any more: the launcher stops it as on
+         * SIGTERM. */
+        bool writes_stdout;
+        /* Written by the launcher before it calls stopping() and exited():
+         * why the VM stops, in one machine-readable word (launcher.h,
+         * LAUNCHER_CAUSE_*).  Never NULL in those calls. */
+        const char *stop_cause;
 
         void (*started)(struct monitor *m, const struct monitor_info *info);
         void (*running)(struct monitor *m);     /* the vCPUs run */
@@ -42,7 +51,12 @@ struct monitor {
         void (*plugin_output_dropped)(struct monitor *m, enum monitor_stream stream, uint64_t lines,
                                       uint64_t bytes);
         void (*stopping)(struct monitor *m, const char *reason, uint64_t deadline_usec);
-        void (*tick)(struct monitor *m, const struct vm *vm);
+        /* Every tick_ms: the launcher's snapshot (stats.h), which stays
+         * valid (and is updated in place) until `exited`. */
+        void (*tick)(struct monitor *m, const struct vm_stats *stats);
+        /* The vCPUs stopped for good: their final counters, once, after
+         * stopping() and before exited().  Only when the VM was built. */
+        void (*final_stats)(struct monitor *m, const struct vm_stats *stats);
         void (*resize)(struct monitor *m);
         enum monitor_action (*input)(struct monitor *m);
         void (*exited)(struct monitor *m, int exit_code, const char *reason, const char *plugin_status);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,109 +26,48 @@ static bool protocol_variable(const char *entry) {
         return false;
 }
 
-/* The child between fork and exec: only async-signal-safe calls, no
- * allocation.  Any failure is written to `err_wr` as an int errno. */
-_Noreturn static void child(const char *path, char *const argv[], char *const envp[], int null_fd,
-                            int out_wr, int err_wr, int sock_fd, int lane_fd, int report_fd, int sync_fd,
-                            pid_t parent) {
-        sigset_t all;
-        char go;
-        int e;
-
-        /* Die with the launcher, so a crashed vmlaunch leaves no plugin. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                goto fail;
-        /* Own session and process group: a terminal's ^C goes to
-         * vmlaunch, which stops the plugin gracefully through the shutdown
-         * eventfd, and kill(0, ...) from the plugin reaches only itself. */
-        if (setsid() < 0)
-                goto fail;
-        for (int sig = 1; sig < NSIG; sig++)
-                signal(sig, SIG_DFL);
-        sigemptyset(&all);
-        if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
-                goto fail;
-        if (dup2(null_fd, 0) < 0 || dup2(out_wr, 1) < 0 || dup2(err_wr, 2) < 0)
-                goto fail;
-        /* The fds the plugin inherits beyond 0-2, at their own numbers. */
-        if (fcntl(sock_fd, F_SETFD, 0) < 0 || (lane_fd >= 0 && fcntl(lane_fd, F_SETFD, 0) < 0))
-                goto fail;
-        /* No exec before the parent has placed us (cgroup, rlimits): EOF
-         * instead of the byte means it gave up on us. */
-        if (read(sync_fd, &go, 1) != 1) {
-                errno = ECANCELED;
-                goto fail;
-        }
-        execve(path, argv, envp);
-fail:
-        e = errno;
-        if (write(report_fd, &e, sizeof(e)) < 0) {
-                /* Nothing left to tell. */
-        }
-        _exit(127);
-}
-
 /* Builds the jail of DESIGN.md's sandbox from the config. */
-static int build_jail(const struct vm_config *c, const struct sock_fprog *seccomp, struct jail **ret,
-                      char *errbuf, size_t errlen) {
+static int build_jail(const struct vm_config *c, const struct sock_fprog *seccomp, struct jail *j,
+                      struct log_err *err) {
         static const char *const devices[] = { "/dev/full", "/dev/null", "/dev/urandom", "/dev/zero" };
-        struct jail *j = NULL;
-        const char *step = "building the jail";
         int r;
 
-        r = jail_new(&j);
-        if (r < 0)
-                goto fail;
-        step = "setting the jail root";
         if ((r = jail_set_root(j, c->plugin.root)) < 0)
-                goto fail;
-        for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
-                step = devices[i];
+                return log_err_errno(err, r, "jail: setting the jail root (plugin %s)", c->plugin.path);
+        for (size_t i = 0; i < ARRAY_SIZE(devices); i++)
                 if ((r = jail_add_bind(j, devices[i], devices[i], true)) < 0)
-                        goto fail;
-        }
-        if ((r = jail_add_executable(j, c->plugin.path, errbuf, errlen)) < 0) {
-                jail_free(j);
+                        return log_err_errno(err, r, "jail: %s (plugin %s)", devices[i], c->plugin.path);
+        if ((r = jail_add_executable(j, c->plugin.path, err)) < 0)
                 return r;
-        }
         for (size_t i = 0; i < c->plugin.n_mounts; i++) {
                 const struct vm_mount *m = &c->plugin.mounts[i];
 
-                step = m->src;
                 r = jail_add_bind(j, m->src, m->dst, m->writable);
-                if (r == -EEXIST) {
-                        snprintf(errbuf, errlen, "jail: plugin.mounts: %s on %s: %s is already the target of %s",
-                                 m->src, m->dst, m->dst, jail_bind_source(j, m->dst));
-                        jail_free(j);
-                        return r;
-                }
+                if (r == -EEXIST)
+                        return log_err_set(err, r, "jail: plugin.mounts: %s on %s: %s is already the target of %s",
+                                           m->src, m->dst, m->dst, jail_bind_source(j, m->dst));
                 if (r < 0)
-                        goto fail;
+                        return log_err_errno(err, r, "jail: %s (plugin %s)", m->src, c->plugin.path);
         }
         for (size_t i = 0; i < c->plugin.n_gid_maps; i++)
                 if ((r = jail_add_gid_map(j, c->plugin.gid_maps[i].inner, c->plugin.gid_maps[i].outer,
                                           c->plugin.gid_maps[i].count)) < 0)
-                        goto fail;
+                        return log_err_errno(err, r, "jail: adding a gid map (plugin %s)", c->plugin.path);
         jail_set_seccomp(j, seccomp);
-        *ret = j;
         return 0;
-fail:
-        snprintf(errbuf, errlen, "jail: %s (plugin %s): %s", step, c->plugin.path, strerror(-r));
-        jail_free(j);
-        return r;
 }
 
 int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
-                 struct plugin *p, char *errbuf, size_t errlen) {
+                 struct plugin *p, struct log_err *err) {
         _cleanup_close_ int null_fd = -1, out_rd = -1, out_wr = -1, err_rd = -1, err_wr = -1;
-        _cleanup_close_ int rep_rd = -1, rep_wr = -1, sync_rd = -1, sync_wr = -1;
         _cleanup_free_ char **argv = NULL;
         _cleanup_free_ char **envp = NULL;
         char sock_env[32], poll_env[32], lane_env[32];
+        struct jail_stdio stdio;
+        struct jail *j = NULL;
         size_t k = 0;
-        int fds[2], e = 0, r;
-        pid_t pid, parent = getpid();
-        ssize_t n;
+        int fds[2], r;
+        pid_t pid;
 
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0 || pipe2(fds, O_CLOEXEC) < 0)
@@ -138,12 +76,6 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         if (pipe2(fds, O_CLOEXEC) < 0)
                 goto fail_fds;
         err_rd = fds[0], err_wr = fds[1];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                goto fail_fds;
-        rep_rd = fds[0], rep_wr = fds[1];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                goto fail_fds;
-        sync_rd = fds[0], sync_wr = fds[1];
         if (fcntl(out_rd, F_SETFL, O_NONBLOCK) < 0 || fcntl(err_rd, F_SETFL, O_NONBLOCK) < 0)
                 goto fail_fds;
 
@@ -153,7 +85,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         argv = calloc(config->plugin.n_args + 2, sizeof(*argv));
         envp = calloc(config->plugin.n_env + 4, sizeof(*envp));
         if (!argv || !envp)
-                return -ENOMEM;
+                return log_err_errno(err, -ENOMEM, "preparing the plugin's arguments and environment");
         argv[0] = config->plugin.path;
         for (size_t i = 0; i < config->plugin.n_args; i++)
                 argv[i + 1] = config->plugin.args[i];
@@ -171,56 +103,24 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
                 if (!protocol_variable(config->plugin.env[i]))
                         envp[k++] = config->plugin.env[i];
 
-        if (config->sandbox.enabled) {
-                struct jail_stdio stdio = { .in = null_fd, .out = out_wr, .err = err_wr, .keep_fds = { sock_fd, lane_fd } };
-
-                r = build_jail(config, seccomp, &p->jail, errbuf, errlen);
-                if (r < 0)
-                        return r;
-                jail_set_before_release(p->jail, p->before_release, p->before_release_data);
-                r = jail_spawn(p->jail, config->plugin.path, argv, envp, &stdio, &pid, errbuf, errlen);
-                if (r < 0) {
-                        jail_free(p->jail);
-                        p->jail = NULL;
-                        return r;
-                }
-                p->notify_fd = jail_take_seccomp_listener(p->jail);
-        } else {
-                pid = fork();
-                if (pid < 0) {
-                        r = -errno;
-                        snprintf(errbuf, errlen, "forking the plugin: %s", strerror(-r));
-                        return r;
-                }
-                if (pid == 0)
-                        child(config->plugin.path, argv, envp, null_fd, out_wr, err_wr, sock_fd, lane_fd, rep_wr,
-                              sync_rd, parent);
-
-                /* exec closes rep_wr on success: EOF means it ran. */
-                rep_wr = safe_close(rep_wr);
-                sync_rd = safe_close(sync_rd);
-                r = p->before_release ? p->before_release(pid, p->before_release_data, errbuf, errlen) : 0;
-                if (r < 0) {
-                        int status;
-
-                        kill(pid, SIGKILL);
-                        waitpid(pid, &status, 0);
-                        return r;
-                }
-                /* A child that died already has said why in the report. */
-                if (write(sync_wr, "x", 1) != 1)
-                        log_debug("releasing the plugin: %m");
-                do
-                        n = read(rep_rd, &e, sizeof(e));
-                while (n < 0 && errno == EINTR);
-                if (n == sizeof(e)) {
-                        int status;
-
-                        waitpid(pid, &status, 0);
-                        snprintf(errbuf, errlen, "starting the plugin %s: %s", config->plugin.path, strerror(e));
-                        return e > 0 ? -e : -EIO;
-                }
-        }
+        /* Jailed or not, one start sequence (jail.h): the sandbox only
+         * adds its namespaces, mounts, capability drop and filter. */
+        r = jail_new(&j);
+        if (r < 0)
+                return log_err_errno(err, r, "building the plugin's jail");
+        if (config->sandbox.enabled)
+                r = build_jail(config, seccomp, j, err);
+        else
+                jail_set_plain(j);
+        if (r < 0)
+                goto fail;
+        jail_set_before_release(j, p->before_release, p->before_release_data);
+        stdio = (struct jail_stdio){ .in = null_fd, .out = out_wr, .err = err_wr, .keep_fds = { sock_fd, lane_fd } };
+        r = jail_spawn(j, config->plugin.path, argv, envp, &stdio, &pid, err);
+        if (r < 0)
+                goto fail;
+        p->notify_fd = jail_take_seccomp_listener(j);
+        p->jail = j;
         p->pid = pid;
         p->out_fd = TAKE_FD(out_rd);
         p->err_fd = TAKE_FD(err_rd);
@@ -228,8 +128,9 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         return 0;
 
 fail_fds:
-        r = negative_errno();
-        snprintf(errbuf, errlen, "preparing the plugin's fds: %s", strerror(-r));
+        return log_err_errno(err, negative_errno(), "preparing the plugin's fds");
+fail:
+        jail_free(j);
         return r;
 }
 

@@ -4,7 +4,10 @@
  * session (jailed or not).
  *
  * The child gets exactly: 0 (/dev/null), 1 and 2 (our pipes), the
- * socket and the lanes' memfd.  Everything else of ours is CLOEXEC.
+ * socket and the lanes' memfd; every other fd, even one our own parent
+ * leaked to us without CLOEXEC, is closed on exec.  Jailed or not, it
+ * starts through the one sequence of jail.h (a plain jail unsandboxed):
+ * own session, default signal dispositions, an empty signal mask.
  * Its environment is exactly, in this order: CROSVM_SOCKET,
  * VMLAUNCH_POLL_US, VMLAUNCH_LANE_FD (when lanes are offered), then the
  * entries of plugin.env; nothing of vmlaunch's own environment. */
@@ -17,6 +20,7 @@
 
 struct vm_config;
 struct jail;
+struct log_err;
 
 struct plugin {
         pid_t pid;              /* > 0 while not reaped */
@@ -25,11 +29,11 @@ struct plugin {
         int notify_fd;          /* the jail's seccomp listener (jail_take_seccomp_listener), or -1 */
         bool reaped;
         int wait_status;        /* as waitpid's, valid once reaped */
-        struct jail *jail;      /* sandbox.enabled: freed (private root removed) by plugin_close */
+        struct jail *jail;      /* how it was started (jail.h; a plain one unsandboxed): freed by plugin_close */
         /* Set by the caller before plugin_spawn(), or NULL: called with the
          * child's pid before the child may exec (jailed or not), to place
          * it in its cgroup and set its rlimits; < 0 fails the spawn. */
-        int (*before_release)(pid_t pid, void *userdata, char *errbuf, size_t errlen);
+        int (*before_release)(pid_t pid, void *userdata, struct log_err *err);
         void *before_release_data;
 };
 
@@ -39,11 +43,12 @@ struct plugin {
  * still ours afterwards: the caller closes it) and, if >= 0, `lane_fd`
  * (the lanes' memfd, lane.h; also stays ours), each inherited at its own
  * number and named in CROSVM_SOCKET and VMLAUNCH_LANE_FD.  With sandbox.enabled the
- * plugin starts in the jail (jail.h) under `seccomp` (may be NULL).  Fails
- * if anything up to and including exec fails; errbuf then says which
- * step, on what, and the errno. */
+ * plugin starts in the jail (jail.h) under `seccomp` (may be NULL); without,
+ * in a plain jail: the same start sequence without the sandbox.  Fails if
+ * anything up to and including exec fails; `err` (log.h) then says which
+ * step, on what, and the errno, on every failing path. */
 int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const struct sock_fprog *seccomp,
-                 struct plugin *p, char *errbuf, size_t errlen);
+                 struct plugin *p, struct log_err *err);
 
 /* Reaps the plugin if it has exited: 1 reaped, 0 still running, -errno.
  * A stop is not an exit: a plugin that made itself our tracee and

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #define TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
@@ -74,7 +75,7 @@ static int tun_open(const char *name, short flags, struct tap *t) {
         return 0;
 }
 
-int tap_create(struct tap *t, const char **ret_step) {
+static int create(struct tap *t, const char **ret_step) {
         int r;
 
         *ret_step = "creating a tap through /dev/net/tun";
@@ -89,8 +90,8 @@ static int prefix_len(struct in_addr netmask) {
         return __builtin_popcount(ntohl(netmask.s_addr));
 }
 
-int tap_configure(struct tap *t, struct in_addr ip, struct in_addr netmask, const uint8_t mac[6],
-                  const char **ret_step) {
+static int configure(struct tap *t, struct in_addr ip, struct in_addr netmask, const uint8_t mac[6],
+                     const char **ret_step) {
         _cleanup_(sock_freep) struct nl_sock *sk = NULL;
         struct rtnl_link *link = NULL, *change = NULL;
         struct rtnl_addr *addr = NULL;
@@ -211,7 +212,7 @@ static int read_config(struct tap *t, const char **ret_step) {
         return 0;
 }
 
-int tap_open_name(const char *name, struct tap *t, const char **ret_step) {
+static int open_name(const char *name, struct tap *t, const char **ret_step) {
         int r;
 
         /* TUNSETIFF would create a missing one: it must exist already. */
@@ -228,7 +229,7 @@ int tap_open_name(const char *name, struct tap *t, const char **ret_step) {
         return r;
 }
 
-int tap_from_fd(int fd, struct tap *t, const char **ret_step) {
+static int from_fd(int fd, struct tap *t, const char **ret_step) {
         struct ifreq ifr = { 0 };
         int r;
 
@@ -249,6 +250,41 @@ int tap_from_fd(int fd, struct tap *t, const char **ret_step) {
         if (r < 0)
                 t->fd = safe_close(t->fd);
         return r;
+}
+
+/* A failure in the caller's error context: the step, the tap's name once
+ * it has one, and the errno. */
+static int fail(struct log_err *err, int r, const char *step, const struct tap *t) {
+        return log_err_set(err, r, "%s%s%s: %s", step, t->name[0] ? " " : "", t->name, strerror(-r));
+}
+
+int tap_create(struct tap *t, struct log_err *err) {
+        const char *step = "?";
+        int r = create(t, &step);
+
+        return r < 0 ? fail(err, r, step, t) : 0;
+}
+
+int tap_configure(struct tap *t, struct in_addr ip, struct in_addr netmask, const uint8_t mac[6],
+                  struct log_err *err) {
+        const char *step = "?";
+        int r = configure(t, ip, netmask, mac, &step);
+
+        return r < 0 ? fail(err, r, step, t) : 0;
+}
+
+int tap_open_name(const char *name, struct tap *t, struct log_err *err) {
+        const char *step = "?";
+        int r = open_name(name, t, &step);
+
+        return r < 0 ? fail(err, r, step, t) : 0;
+}
+
+int tap_from_fd(int fd, struct tap *t, struct log_err *err) {
+        const char *step = "?";
+        int r = from_fd(fd, t, &step);
+
+        return r < 0 ? fail(err, r, step, t) : 0;
 }
 
 void tap_close(struct tap *t) {

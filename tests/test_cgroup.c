@@ -14,6 +14,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "log.h"
 #include "test_util.h"
 
 static struct vm_config config = { .limits = { .tasks = 8, .memory_mib = 16 } };
@@ -66,15 +67,16 @@ static pid_t fork_bomb(int go, int res, int want) {
 START_TEST(test_tasks_bounded_and_teardown_kills) {
         struct cgroup *cg = NULL;
         const char *path, *ctl = NULL;
-        char msg[1024], val[64];
+        struct log_err msg = LOG_ERR_INIT;
+        char val[64];
         int go[2], res[2], n = -1;
         bool saw_pids = false, saw_memory = false;
         pid_t pid;
         char *paths[4] = { 0 };
         size_t n_paths = 0;
 
-        ck_assert_int_eq(cgroup_new(&config, &cg, msg, sizeof(msg)), 0);
-        ck_assert_msg(msg[0] == 0, "warning: %s", msg);
+        ck_assert_int_eq(cgroup_new(&config, &cg, &msg), 0);
+        ck_assert_msg(msg.msg[0] == 0, "warning: %s", msg.msg);
         for (size_t i = 0; (path = cgroup_path(cg, i, &ctl)); i++) {
                 ck_assert_ptr_nonnull(strstr(path, CGROUP_PREFIX));
                 paths[n_paths++] = strdup(path);
@@ -122,7 +124,8 @@ END_TEST
 START_TEST(test_stale_group_removed) {
         struct cgroup *cg = NULL;
         const char *path;
-        char msg[1024], stale[4096];
+        struct log_err msg = LOG_ERR_INIT;
+        char stale[4096];
         struct stat st;
         pid_t dead = fork();
         int status;
@@ -132,7 +135,7 @@ START_TEST(test_stale_group_removed) {
                 _exit(0);
         ck_assert_int_eq(waitpid(dead, &status, 0), dead);
 
-        ck_assert_int_eq(cgroup_new(&config, &cg, msg, sizeof(msg)), 0);
+        ck_assert_int_eq(cgroup_new(&config, &cg, &msg), 0);
         path = cgroup_path(cg, 0, NULL);
         ck_assert_ptr_nonnull(path);
         snprintf(stale, sizeof(stale), "%.*s" CGROUP_PREFIX "%d", (int)(strrchr(path, '/') + 1 - path), path,
@@ -141,7 +144,7 @@ START_TEST(test_stale_group_removed) {
         ck_assert_int_eq(cgroup_remove(cg), 0);
 
         cg = NULL;
-        ck_assert_int_eq(cgroup_new(&config, &cg, msg, sizeof(msg)), 0);
+        ck_assert_int_eq(cgroup_new(&config, &cg, &msg), 0);
         ck_assert_msg(stat(stale, &st) < 0 && errno == ENOENT, "%s was not removed", stale);
         ck_assert_int_eq(cgroup_remove(cg), 0);
 }
@@ -150,10 +153,10 @@ END_TEST
 START_TEST(test_nothing_needed_nothing_made) {
         struct vm_config none = { 0 };
         struct cgroup *cg = NULL;
-        char msg[256];
+        struct log_err msg = LOG_ERR_INIT;
 
-        ck_assert_int_eq(cgroup_new(&none, &cg, msg, sizeof(msg)), 0);
-        ck_assert_str_eq(msg, "");
+        ck_assert_int_eq(cgroup_new(&none, &cg, &msg), 0);
+        ck_assert_str_eq(msg.msg, "");
         ck_assert_ptr_null(cgroup_path(cg, 0, NULL));
         ck_assert_int_eq(cgroup_attach(cg, getpid()), 0);
         ck_assert_int_eq(cgroup_remove(cg), 0);

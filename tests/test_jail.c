@@ -26,6 +26,9 @@
 
 #include "audit.h"
 #include "jail.h"
+#include "config.h"
+#include "log.h"
+#include "plugin.h"
 #include "seccomp_policy.h"
 #include "test_util.h"
 
@@ -40,8 +43,8 @@ struct run {
 
 /* Spawns `exe` in `j` with `args`; collects stdout and stderr together,
  * and the status. */
-static int spawn_in(struct jail *j, const char *exe, const char *const *args, struct run *out, char *errbuf,
-                    size_t errlen) {
+static int spawn_in(struct jail *j, const char *exe, const char *const *args, struct run *out,
+                    struct log_err *err) {
         int sv[2], errp[2], null_fd;
         char *argv[16];
         char env_sock[32];
@@ -60,7 +63,7 @@ static int spawn_in(struct jail *j, const char *exe, const char *const *args, st
         argv[k] = NULL;
         snprintf(env_sock, sizeof(env_sock), "CROSVM_SOCKET=%d", sv[1]);
         stdio = (struct jail_stdio){ .in = null_fd, .out = errp[1], .err = errp[1], .keep_fds = { sv[1], -1 } };
-        r = jail_spawn(j, exe, argv, envp, &stdio, &pid, errbuf, errlen);
+        r = jail_spawn(j, exe, argv, envp, &stdio, &pid, err);
         close(errp[1]);
         close(sv[1]);
         close(null_fd);
@@ -77,19 +80,19 @@ static int spawn_in(struct jail *j, const char *exe, const char *const *args, st
         return r;
 }
 
-static int spawn_probe(struct jail *j, const char *const *args, struct run *out, char *errbuf, size_t errlen) {
-        return spawn_in(j, PROBE, args, out, errbuf, errlen);
+static int spawn_probe(struct jail *j, const char *const *args, struct run *out, struct log_err *err) {
+        return spawn_in(j, PROBE, args, out, err);
 }
 
 /* The probe's jail, as the launcher builds it. */
 static struct jail *probe_jail(void) {
         struct jail *j = NULL;
-        char err[1024] = "";
+        struct log_err err = LOG_ERR_INIT;
 
         ck_assert_int_eq(jail_new(&j), 0);
         ck_assert_int_eq(jail_add_bind(j, "/dev/null", "/dev/null", true), 0);
         ck_assert_int_eq(jail_add_bind(j, "/dev/urandom", "/dev/urandom", true), 0);
-        ck_assert_msg(jail_add_executable(j, PROBE, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(jail_add_executable(j, PROBE, &err) == 0, "%s", err.msg);
         return j;
 }
 
@@ -98,14 +101,14 @@ START_TEST(test_probe_inside) {
         const char *args[] = { "--ro", "/mnt/ro", "--rw", "/mnt/rw", "--gid-map", "1000 1000 1", NULL };
         struct jail *j = probe_jail();
         struct run run;
-        char err[512];
+        struct log_err err = LOG_ERR_INIT;
 
         ck_assert_ptr_nonnull(mkdtemp(ro));
         ck_assert_ptr_nonnull(mkdtemp(rw));
         ck_assert_int_eq(jail_add_bind(j, ro, "/mnt/ro", false), 0);
         ck_assert_int_eq(jail_add_bind(j, rw, "/mnt/rw", true), 0);
         ck_assert_int_eq(jail_add_gid_map(j, 1000, 1000, 1), 0);
-        ck_assert_msg(spawn_probe(j, args, &run, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(spawn_probe(j, args, &run, &err) == 0, "%s", err.msg);
         ck_assert_msg(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0, "probe: %s", run.err);
         ck_assert_ptr_nonnull(strstr(run.err, "all checks passed"));
         jail_free(j);
@@ -130,14 +133,15 @@ static void spawn_in_private_tmp(struct jail *j, const char *tmp, long kill_us) 
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-                char *argv[] = { (char *)PROBE, NULL }, *envp[] = { NULL }, err[512];
+                char *argv[] = { (char *)PROBE, NULL }, *envp[] = { NULL };
+                struct log_err err = LOG_ERR_INIT;
                 struct jail_stdio stdio = { .in = null_fd, .out = null_fd, .err = null_fd, .keep_fds = { -1, -1 } };
                 pid_t child;
 
                 if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
                     (!probe_under_tmp() && mount(tmp, "/tmp", NULL, MS_BIND, NULL) < 0))
                         _exit(100);
-                if (jail_spawn(j, PROBE, argv, envp, &stdio, &child, err, sizeof(err)) < 0)
+                if (jail_spawn(j, PROBE, argv, envp, &stdio, &child, &err) < 0)
                         _exit(101);
                 waitpid(child, &st, 0);
                 _exit(0);
@@ -219,7 +223,8 @@ END_TEST
  * anything outside the jail's root. */
 START_TEST(test_mount_through_symlink_refused) {
         char rw[] = "/tmp/vmlaunch-jail-rw-XXXXXX", outside[] = "/tmp/vmlaunch-jail-outside-XXXXXX";
-        char link[PATH_MAX], err[512] = "";
+        struct log_err err = LOG_ERR_INIT;
+        char link[PATH_MAX];
         struct jail *j = probe_jail();
         struct run run;
 
@@ -229,10 +234,10 @@ START_TEST(test_mount_through_symlink_refused) {
         ck_assert_int_eq(symlink(outside, link), 0);
         ck_assert_int_eq(jail_add_bind(j, rw, "/mnt/rw", true), 0);
         ck_assert_int_eq(jail_add_bind(j, outside, "/mnt/rw/escape/planted", false), 0);
-        ck_assert_int_lt(spawn_probe(j, NULL, &run, err, sizeof(err)), 0);
-        ck_assert_msg(strstr(err, "mount point") && strstr(err, "/mnt/rw/escape/planted") &&
-                              strstr(err, strerror(ELOOP)),
-                      "message: %s", err);
+        ck_assert_int_lt(spawn_probe(j, NULL, &run, &err), 0);
+        ck_assert_msg(strstr(err.msg, "mount point") && strstr(err.msg, "/mnt/rw/escape/planted") &&
+                              strstr(err.msg, strerror(ELOOP)),
+                      "message: %s", err.msg);
         ck_assert_msg(dir_entries(outside) == 0, "something was made outside the jail's root, in %s", outside);
         jail_free(j);
         unlink(link);
@@ -263,15 +268,14 @@ START_TEST(test_bind_targets) {
 }
 END_TEST
 
-static int move_into_cgroup(pid_t pid, void *userdata, char *errbuf, size_t errlen) {
+static int move_into_cgroup(pid_t pid, void *userdata, struct log_err *err) {
         char path[PATH_MAX];
         FILE *f;
 
         snprintf(path, sizeof(path), "%s/cgroup.procs", (const char *)userdata);
         f = fopen(path, "we");
         if (!f || fprintf(f, "%d\n", pid) < 0 || fclose(f) != 0) {
-                snprintf(errbuf, errlen, "moving %d into %s: %s", pid, path, strerror(errno));
-                return -errno;
+                return log_err_errno(err, -errno, "moving %d into %s", pid, path);
         }
         return 0;
 }
@@ -309,19 +313,20 @@ static void make_cgroup(char *buf, size_t len) {
  * hierarchy shows "/", v1 ones included. */
 START_TEST(test_session_and_cgroup_namespace) {
         const char *args[] = { "/proc/self/cgroup", "/proc/self/stat", NULL };
-        char cgroup[PATH_MAX], err[512] = "", *save = NULL;
+        struct log_err err = LOG_ERR_INIT;
+        char cgroup[PATH_MAX], *save = NULL;
         struct jail *j = NULL;
         struct run run;
         unsigned lines = 0;
 
         ck_assert_int_eq(jail_new(&j), 0);
-        ck_assert_msg(jail_add_executable(j, "/bin/cat", err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(jail_add_executable(j, "/bin/cat", &err) == 0, "%s", err.msg);
         make_cgroup(cgroup, sizeof(cgroup));
         if (cgroup[0])
                 jail_set_before_release(j, move_into_cgroup, cgroup);
         else
                 fprintf(stderr, "no cgroup v2 directory could be made: the hook goes untested\n");
-        ck_assert_msg(spawn_in(j, "/bin/cat", args, &run, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(spawn_in(j, "/bin/cat", args, &run, &err) == 0, "%s", err.msg);
         if (cgroup[0])
                 rmdir(cgroup);
         ck_assert_msg(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0, "cat: %s", run.err);
@@ -343,13 +348,13 @@ END_TEST
 START_TEST(test_missing_root) {
         struct jail *j = probe_jail();
         struct run run;
-        char err[512] = "";
+        struct log_err err = LOG_ERR_INIT;
 
         ck_assert_int_eq(jail_set_root(j, "/nonexistent/vmlaunch-root"), 0);
-        ck_assert_int_lt(spawn_probe(j, NULL, &run, err, sizeof(err)), 0);
-        ck_assert_msg(strstr(err, "tmpfs root") && strstr(err, "/nonexistent/vmlaunch-root") &&
-                              strstr(err, "No such file"),
-                      "message: %s", err);
+        ck_assert_int_lt(spawn_probe(j, NULL, &run, &err), 0);
+        ck_assert_msg(strstr(err.msg, "tmpfs root") && strstr(err.msg, "/nonexistent/vmlaunch-root") &&
+                              strstr(err.msg, "No such file"),
+                      "message: %s", err.msg);
         jail_free(j);
 }
 END_TEST
@@ -358,14 +363,14 @@ START_TEST(test_bind_source_gone) {
         char src[] = "/tmp/vmlaunch-jail-gone-XXXXXX";
         struct jail *j = probe_jail();
         struct run run;
-        char err[512] = "";
+        struct log_err err = LOG_ERR_INIT;
 
         ck_assert_ptr_nonnull(mkdtemp(src));
         ck_assert_int_eq(jail_add_bind(j, src, "/mnt/gone", false), 0);
         rmdir(src);     /* gone between config time and spawn */
-        ck_assert_int_lt(spawn_probe(j, NULL, &run, err, sizeof(err)), 0);
-        ck_assert_msg(strstr(err, "bind-mounting") && strstr(err, src) && strstr(err, "/mnt/gone"),
-                      "message: %s", err);
+        ck_assert_int_lt(spawn_probe(j, NULL, &run, &err), 0);
+        ck_assert_msg(strstr(err.msg, "bind-mounting") && strstr(err.msg, src) && strstr(err.msg, "/mnt/gone"),
+                      "message: %s", err.msg);
         jail_free(j);
 }
 END_TEST
@@ -373,23 +378,23 @@ END_TEST
 START_TEST(test_refused_gid_map) {
         struct jail *j = probe_jail();
         struct run run;
-        char err[512] = "";
+        struct log_err err = LOG_ERR_INIT;
 
         /* A gid map the kernel refuses: overlapping inner ranges. */
         ck_assert_int_eq(jail_add_gid_map(j, 0, 5000, 1), 0);
-        ck_assert_int_lt(spawn_probe(j, NULL, &run, err, sizeof(err)), 0);
-        ck_assert_msg(strstr(err, "gid map") && strstr(err, "gid_map"), "message: %s", err);
+        ck_assert_int_lt(spawn_probe(j, NULL, &run, &err), 0);
+        ck_assert_msg(strstr(err.msg, "gid map") && strstr(err.msg, "gid_map"), "message: %s", err.msg);
         jail_free(j);
 }
 END_TEST
 
 START_TEST(test_exec_missing) {
         struct jail *j = NULL;
-        char err[1024] = "";
+        struct log_err err = LOG_ERR_INIT;
 
         ck_assert_int_eq(jail_new(&j), 0);
-        ck_assert_int_lt(jail_add_executable(j, "/nonexistent/plugin", err, sizeof(err)), 0);
-        ck_assert_msg(strstr(err, "/nonexistent/plugin"), "message: %s", err);
+        ck_assert_int_lt(jail_add_executable(j, "/nonexistent/plugin", &err), 0);
+        ck_assert_msg(strstr(err.msg, "/nonexistent/plugin"), "message: %s", err.msg);
         jail_free(j);
 }
 END_TEST
@@ -399,11 +404,11 @@ END_TEST
 START_TEST(test_libs_not_elf) {
         struct jail *j = NULL;
         siginfo_t si = { 0 };
-        char err[1024] = "";
+        struct log_err err = LOG_ERR_INIT;
 
         ck_assert_int_eq(jail_new(&j), 0);
-        ck_assert_int_eq(jail_add_executable(j, "/etc/passwd", err, sizeof(err)), -ENOEXEC);
-        ck_assert_msg(strstr(err, "not an ELF file") && strstr(err, "/etc/passwd"), "message: %s", err);
+        ck_assert_int_eq(jail_add_executable(j, "/etc/passwd", &err), -ENOEXEC);
+        ck_assert_msg(strstr(err.msg, "not an ELF file") && strstr(err.msg, "/etc/passwd"), "message: %s", err.msg);
         errno = 0;
         ck_assert_int_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), -1);
         ck_assert_int_eq(errno, ECHILD);
@@ -418,7 +423,8 @@ END_TEST
  * on the notification; its fds are looked at meanwhile. */
 START_TEST(test_seccomp_listener) {
         char *argv[] = { (char *)"/bin/cat", (char *)"/proc/self/status", NULL }, *envp[] = { NULL };
-        char err[512] = "", path[64], link[256];
+        struct log_err err = LOG_ERR_INIT;
+        char path[64], link[256];
         struct sock_fprog prog = { 0 };
         struct seccomp_notif n;
         struct jail_stdio stdio;
@@ -432,11 +438,11 @@ START_TEST(test_seccomp_listener) {
 
         ck_assert_int_eq(seccomp_policy_compile(TEST_SECCOMP_POLICY, false, stderr, &prog), 0);
         ck_assert_int_eq(jail_new(&j), 0);
-        ck_assert_msg(jail_add_executable(j, "/bin/cat", err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(jail_add_executable(j, "/bin/cat", &err) == 0, "%s", err.msg);
         jail_set_seccomp(j, &prog);
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         stdio = (struct jail_stdio){ .in = null_fd, .out = null_fd, .err = null_fd, .keep_fds = { -1, -1 } };
-        ck_assert_msg(jail_spawn(j, "/bin/cat", argv, envp, &stdio, &pid, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(jail_spawn(j, "/bin/cat", argv, envp, &stdio, &pid, &err) == 0, "%s", err.msg);
         close(null_fd);
         listener = jail_take_seccomp_listener(j);
         ck_assert_int_ge(listener, 0);
@@ -475,6 +481,75 @@ START_TEST(test_seccomp_listener) {
 }
 END_TEST
 
+/* The unsandboxed plugin starts through the same sequence as the jailed
+ * one (a plain jail): the launcher's blocked and ignored signals are not
+ * its, an fd the launcher's own parent leaked to it (not CLOEXEC) does not
+ * reach it, the socket does, and it leads its own session. */
+START_TEST(test_unsandboxed_plugin_start) {
+        static const char script[] =
+                "read -r s < /proc/$$/stat; echo \"stat $s\"\n"
+                "[ -e /proc/$$/fd/100 ] && echo stray 100\n"
+                "[ -e /proc/$$/fd/$CROSVM_SOCKET ] && echo socket kept\n"
+                "while read -r k v; do case $k in SigBlk:|SigIgn:) echo \"$k $v\";; esac; done < /proc/$$/status\n";
+        char *args[] = { (char *)"-c", (char *)script, NULL }, *env[] = { NULL };
+        struct vm_config c = { 0 };
+        struct plugin p = PLUGIN_INIT;
+        struct log_err err = LOG_ERR_INIT;
+        char out[4096] = "", *line;
+        size_t len = 0;
+        int sv[2], leak[2], pid = 0, ppid = 0, pgrp = 0, sid = 0, status;
+        sigset_t block;
+
+        c.plugin.path = (char *)"/bin/sh";
+        c.plugin.args = args;
+        c.plugin.n_args = 2;
+        c.plugin.env = env;
+        c.sandbox.enabled = false;
+        /* The launcher's state when it spawns: its loop's signals blocked,
+         * SIGPIPE ignored. */
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGCHLD);
+        ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, NULL), 0);
+        signal(SIGPIPE, SIG_IGN);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        ck_assert_int_eq(pipe(leak), 0);
+        ck_assert_int_eq(dup2(leak[0], 100), 100);
+
+        ck_assert_msg(plugin_spawn(&c, sv[1], -1, NULL, &p, &err) == 0, "%s", err.msg);
+        for (;;) {
+                struct pollfd pfd = { .fd = p.out_fd, .events = POLLIN };
+                ssize_t n;
+
+                ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+                n = read(p.out_fd, out + len, sizeof(out) - 1 - len);
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+        }
+        out[len] = '\0';
+        ck_assert_int_eq(waitpid(p.pid, &status, 0), p.pid);
+        ck_assert_msg(WIFEXITED(status), "sh: status %d", status);
+        ck_assert_msg(!strstr(out, "stray"), "a leaked fd reached the plugin:\n%s", out);
+        ck_assert_msg(strstr(out, "socket kept"), "the socket did not reach the plugin:\n%s", out);
+        ck_assert_msg(strstr(out, "SigBlk: 0000000000000000"), "signals blocked in the plugin:\n%s", out);
+        ck_assert_msg(strstr(out, "SigIgn: 0000000000000000"), "signals ignored in the plugin:\n%s", out);
+        line = strstr(out, "stat ");
+        ck_assert_ptr_nonnull(line);
+        ck_assert_int_eq(sscanf(line, "stat %d (%*[^)]) %*c %d %d %d", &pid, &ppid, &pgrp, &sid), 4);
+        ck_assert_int_eq(pid, p.pid);
+        ck_assert_int_eq(ppid, getpid());
+        ck_assert_msg(pgrp == pid && sid == pid, "not its own session: pgrp %d, session %d, pid %d", pgrp, sid, pid);
+        p.reaped = true;
+        plugin_close(&p);
+        close(sv[0]);
+        close(sv[1]);
+        close(100);
+        close(leak[0]);
+        close(leak[1]);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("jail");
         TCase *tc = tcase_create("jail");
@@ -496,6 +571,7 @@ int main(void) {
         tcase_add_test(tc, test_refused_gid_map);
         tcase_add_test(tc, test_exec_missing);
         tcase_add_test(tc, test_libs_not_elf);
+        tcase_add_test(tc, test_unsandboxed_plugin_start);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

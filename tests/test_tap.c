@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "tap.h"
 #include "test_util.h"
 
@@ -32,16 +33,16 @@ static char *ip_show(const char *what, const char *name) {
 
 START_TEST(test_create_configure_close) {
         struct tap t = TAP_INIT;
-        const char *step = NULL;
+        struct log_err step = LOG_ERR_INIT;
         struct in_addr ip, mask;
         static const uint8_t mac[6] = { 0xde, 0x21, 0xe8, 0x47, 0x6b, 0x6a };
         char name[IFNAMSIZ];
 
         inet_pton(AF_INET, "192.168.250.1", &ip);
         inet_pton(AF_INET, "255.255.255.0", &mask);
-        ck_assert_msg(tap_create(&t, &step) == 0, "%s", step);
+        ck_assert_msg(tap_create(&t, &step) == 0, "%s", step.msg);
         ck_assert_int_eq(fcntl(t.fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
-        ck_assert_msg(tap_configure(&t, ip, mask, mac, &step) == 0, "%s", step);
+        ck_assert_msg(tap_configure(&t, ip, mask, mac, &step) == 0, "%s", step.msg);
         ck_assert_ptr_nonnull(strstr(ip_show("-4 addr", t.name), "inet 192.168.250.1/24"));
         ck_assert_ptr_nonnull(strstr(ip_show("link", t.name), "de:21:e8:47:6b:6a"));
         ck_assert_ptr_nonnull(strstr(ip_show("link", t.name), ",UP"));
@@ -55,7 +56,7 @@ END_TEST
 
 START_TEST(test_from_fd) {
         struct tap made = TAP_INIT, t = TAP_INIT;
-        const char *step = NULL;
+        struct log_err step = LOG_ERR_INIT;
         struct in_addr ip, mask;
         static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x42 };
         int p[2];
@@ -63,9 +64,9 @@ START_TEST(test_from_fd) {
 
         inet_pton(AF_INET, "10.77.0.1", &ip);
         inet_pton(AF_INET, "255.255.0.0", &mask);
-        ck_assert_msg(tap_create(&made, &step) == 0, "%s", step);
-        ck_assert_msg(tap_configure(&made, ip, mask, mac, &step) == 0, "%s", step);
-        ck_assert_msg(tap_from_fd(made.fd, &t, &step) == 0, "%s", step);
+        ck_assert_msg(tap_create(&made, &step) == 0, "%s", step.msg);
+        ck_assert_msg(tap_configure(&made, ip, mask, mac, &step) == 0, "%s", step.msg);
+        ck_assert_msg(tap_from_fd(made.fd, &t, &step) == 0, "%s", step.msg);
         ck_assert_int_ne(t.fd, made.fd);
         ck_assert_int_eq(fcntl(t.fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
         ck_assert_str_eq(t.name, made.name);
@@ -80,7 +81,7 @@ START_TEST(test_from_fd) {
 
         ck_assert_int_eq(pipe(p), 0);
         ck_assert_int_lt(tap_from_fd(p[0], &t, &step), 0);
-        ck_assert_ptr_nonnull(strstr(step, "is a tap"));
+        ck_assert_ptr_nonnull(strstr(step.msg, "is a tap"));
         ck_assert_int_eq(t.fd, -1);
         close(p[0]);
         close(p[1]);
@@ -91,7 +92,7 @@ END_TEST
 START_TEST(test_persistent_by_name) {
         struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
         struct tap t = TAP_INIT;
-        const char *step = NULL;
+        struct log_err step = LOG_ERR_INIT;
         int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         char name[IFNAMSIZ];
 
@@ -101,7 +102,7 @@ START_TEST(test_persistent_by_name) {
         snprintf(name, sizeof(name), "%s", ifr.ifr_name);
         close(fd);
 
-        ck_assert_msg(tap_open_name(name, &t, &step) == 0, "%s", step);
+        ck_assert_msg(tap_open_name(name, &t, &step) == 0, "%s", step.msg);
         ck_assert_str_eq(t.name, name);
         tap_close(&t);
         ck_assert_uint_ne(if_nametoindex(name), 0);    /* persistent: still there */

@@ -5,10 +5,12 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -16,6 +18,7 @@
 
 #include "server.h"
 #include "test_util.h"
+#include "vcpu.h"
 #include "vm.h"
 #include "wire.h"
 
@@ -30,43 +33,22 @@
 
 static struct vm_config config = { .vcpus = 2, .kvm_device = (char *)"/dev/kvm", .limits = LIMITS_DEFAULT };
 
-/* PauseVcpus after Start kicks the vCPU threads with a real-time signal.
- * The core installs its handler itself: with the default action, the
- * signal killed the whole process (the main-request fuzzer found it). */
-START_TEST(test_pause_after_start_in_a_bare_process) {
+/* One vCPU more than KVM's limit is refused by vm_new, before any vCPU is
+ * made; the config's own ceiling cannot stand in for this check on a host
+ * whose limit is that ceiling (CONFIG_MAXSMP kernels: 4096). */
+START_TEST(test_vcpus_above_kvm_limit) {
+        struct vm_config c = config;
         struct vm *vm = NULL;
-        const char *step = NULL;
-        int r;
+        char step[160] = "";
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), limit;
 
-        signal(SIGRTMIN, SIG_DFL);
-        r = vm_new(&config, &vm, &step);
-        ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
-        ck_assert_int_eq(vm_start(vm), 0);
-        vm_pause_vcpus(vm, 0x3, 42);
-        usleep(50 * 1000);      /* time for the signals to land */
-        vm_signal_kill(vm);
-        vm_stop_vcpus(vm);
-        vm_free(vm);
-}
-END_TEST
-
-/* The irqchip and PIT are made late (vm.h): not by vm_new, so that the
- * plugin's memory slots do not wait for the grace period KVM starts with
- * them (kvm.h); by vm_start at the latest, before the vCPUs; once. */
-START_TEST(test_irqchip_made_late_and_once) {
-        struct vm *vm = NULL;
-        const char *step = NULL;
-        int r;
-
-        r = vm_new(&config, &vm, &step);
-        ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
-        ck_assert(!vm->kvm.irqchip && !vm->kvm.pit);
-        ck_assert_int_eq(vm_start(vm), 0);
-        ck_assert(vm->kvm.irqchip && vm->kvm.pit);
-        ck_assert_int_eq(vm_irqchip(vm), 0);    /* a second KVM_CREATE_IRQCHIP would be EEXIST */
-        vm_signal_kill(vm);
-        vm_stop_vcpus(vm);
-        vm_free(vm);
+        ck_assert_int_ge(fd, 0);
+        limit = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+        close(fd);
+        ck_assert_int_gt(limit, 0);
+        c.vcpus = (unsigned)limit + 1;
+        ck_assert_int_eq(vm_new(&c, &vm, step, sizeof(step)), -E2BIG);
+        ck_assert_ptr_null(vm);
 }
 END_TEST
 
@@ -80,10 +62,183 @@ static int memfd_of(uint64_t size) {
         return fd;
 }
 
+/* ---- playing the plugin on a vCPU's pipes ---- */
+
+/* Real-mode code at the reset vector (CS base 0xffff0000, IP 0xfff0):
+ * `out 0x80, al; jmp back to the out`, forever.  Port 0x80 is reserved by
+ * nobody, so every exit is counted and resumed without a Wait: a running
+ * vCPU's IO-out counter climbs on its own. */
+#define GUEST_BASE UINT64_C(0xffff0000)
+#define GUEST_SIZE UINT64_C(0x10000)
+static const uint8_t guest_loop[] = { 0xe6, 0x80, 0xeb, 0xfc };
+
+/* The emulated KVM host (tests/kvmhost) is ~100x slower than a real one:
+ * every bounded wait below allows for that. */
+#define WAIT_MS 30000
+
+static void vcpu_send(struct vcpu *v, const VcpuRequest *req) {
+        uint8_t buf[256];
+        size_t n = vcpu_request__get_packed_size(req);
+
+        ck_assert_uint_le(n, sizeof(buf));
+        vcpu_request__pack(req, buf);
+        ck_assert_int_eq(wire_write_all(v->chan.peer_wr, buf, n), 0);
+}
+
+/* The next response on v's pipe, waiting at most WAIT_MS for it: a vCPU
+ * that never answers fails the test, naming `what`. */
+static VcpuResponse *vcpu_recv(struct vcpu *v, struct wire_reader *rd, const char *what) {
+        struct pollfd p = { .fd = v->chan.peer_rd, .events = POLLIN };
+        const uint8_t *msg = NULL;
+        size_t len = 0;
+        VcpuResponse *resp;
+
+        ck_assert_msg(poll(&p, 1, WAIT_MS) == 1, "vCPU %u: no %s within %d ms", v->id, what, WAIT_MS);
+        ck_assert_int_eq(wire_reader_next(rd, v->chan.peer_rd, NULL, &msg, &len), 0);
+        resp = vcpu_response__unpack(NULL, len, msg);
+        ck_assert_ptr_nonnull(resp);
+        return resp;
+}
+
+static void vcpu_resume(struct vcpu *v) {
+        VcpuRequest req = VCPU_REQUEST__INIT;
+        VcpuRequest__Resume res = VCPU_REQUEST__RESUME__INIT;
+
+        req.message_case = VCPU_REQUEST__MESSAGE_RESUME;
+        req.resume = &res;
+        vcpu_send(v, &req);
+}
+
+/* The Init handshake: Wait, answered by Init; then Resume.  In between,
+ * every vCPU is made runnable: with the in-kernel LAPIC, a vCPU other
+ * than the first waits for a SIPI that nobody here sends. */
+static void vcpu_leave_init(struct vcpu *v, struct wire_reader *rd) {
+        VcpuRequest req = VCPU_REQUEST__INIT;
+        VcpuRequest__Wait w = VCPU_REQUEST__WAIT__INIT;
+        VcpuRequest__SetState ss = VCPU_REQUEST__SET_STATE__INIT;
+        struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+        VcpuResponse *resp;
+
+        req.message_case = VCPU_REQUEST__MESSAGE_WAIT;
+        req.wait = &w;
+        vcpu_send(v, &req);
+        resp = vcpu_recv(v, rd, "Init");
+        ck_assert_int_eq(resp->message_case, VCPU_RESPONSE__MESSAGE_WAIT);
+        ck_assert_int_eq(resp->wait->exit_case, VCPU_RESPONSE__WAIT__EXIT_INIT);
+        vcpu_response__free_unpacked(resp, NULL);
+
+        ss.set = VCPU_REQUEST__STATE_SET__MP;
+        ss.state.data = (uint8_t *)&mp;
+        ss.state.len = sizeof(mp);
+        req.message_case = VCPU_REQUEST__MESSAGE_SET_STATE;
+        req.set_state = &ss;
+        vcpu_send(v, &req);
+        resp = vcpu_recv(v, rd, "SetState answer");
+        ck_assert_int_eq(resp->message_case, VCPU_RESPONSE__MESSAGE_SET_STATE);
+        ck_assert_int_eq(pb_vcpu_response_get_errno(resp), 0);
+        vcpu_response__free_unpacked(resp, NULL);
+        vcpu_resume(v);
+}
+
+static uint64_t outs(const struct vm *vm, unsigned i) {
+        return vcpu_stat_get(vm->vcpus[i], VCPU_STAT_IO_OUT);
+}
+
+/* Waits until vCPU i's IO-out counter passes `than`; fails after WAIT_MS. */
+static uint64_t outs_pass(const struct vm *vm, unsigned i, uint64_t than, const char *what) {
+        for (int ms = 0; ms < WAIT_MS; ms++) {
+                uint64_t n = outs(vm, i);
+
+                if (n > than)
+                        return n;
+                usleep(1000);
+        }
+        ck_abort_msg("vCPU %u made no exits %s (still %llu)", i, what, (unsigned long long)than);
+        return 0;
+}
+
+/* Pausing stops the vCPU: it answers with Wait{User}, and until the
+ * plugin resumes it makes no exit at all, while the vCPU that was not
+ * named keeps running; after Resume it runs again.  In a bare process,
+ * too: the core installs the kick's SIGRTMIN handler itself (with the
+ * default action the signal killed the whole process; the main-request
+ * fuzzer found it). */
+START_TEST(test_pause_stops_the_vcpu_until_resume) {
+        uint8_t rx[2][256];
+        struct wire_reader rd[2];
+        struct vm *vm = NULL;
+        char step[160] = "";
+        VcpuResponse *resp;
+        uint64_t frozen, other;
+        int fd, r;
+
+        signal(SIGRTMIN, SIG_DFL);
+        r = vm_new(&config, &vm, step, sizeof(step));
+        ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
+        ck_assert_uint_eq(vm->n_vcpus, 2);
+        fd = memfd_of(GUEST_SIZE);
+        ck_assert_int_eq(pwrite(fd, guest_loop, sizeof(guest_loop), 0xfff0), (ssize_t)sizeof(guest_loop));
+        ck_assert_int_eq(vm_create_memory(vm, 1, fd, 0, GUEST_BASE, GUEST_SIZE, false, false), 0);
+        ck_assert_int_eq(vm_start(vm), 0);
+        for (unsigned i = 0; i < 2; i++) {
+                wire_reader_init(&rd[i], rx[i], sizeof(rx[i]));
+                vcpu_leave_init(vm->vcpus[i], &rd[i]);
+        }
+        outs_pass(vm, 0, 0, "after Init");
+        outs_pass(vm, 1, 0, "after Init");
+
+        vm_pause_vcpus(vm, 0x1, 42);
+        resp = vcpu_recv(vm->vcpus[0], &rd[0], "Wait{User} after the pause");
+        ck_assert_int_eq(resp->message_case, VCPU_RESPONSE__MESSAGE_WAIT);
+        ck_assert_int_eq(resp->wait->exit_case, VCPU_RESPONSE__WAIT__EXIT_USER);
+        ck_assert_uint_eq(resp->wait->user->user, 42);
+        vcpu_response__free_unpacked(resp, NULL);
+        ck_assert_uint_eq(vcpu_stat_get(vm->vcpus[0], VCPU_STAT_USER), 1);
+
+        /* Frozen: while vCPU 1 makes 500 exits more, vCPU 0 makes
+         * none.  Time is measured in the other vCPU's work, not in a sleep
+         * that a slow host could make too short. */
+        frozen = outs(vm, 0);
+        other = outs(vm, 1);
+        outs_pass(vm, 1, other + 500, "beside the paused one");
+        ck_assert_msg(outs(vm, 0) == frozen, "paused vCPU 0 went on: %llu exits, then %llu",
+                      (unsigned long long)frozen, (unsigned long long)outs(vm, 0));
+        ck_assert_uint_eq(vcpu_stat_get(vm->vcpus[1], VCPU_STAT_USER), 0);
+
+        vcpu_resume(vm->vcpus[0]);
+        outs_pass(vm, 0, frozen, "after Resume");
+
+        vm_signal_kill(vm);
+        vm_stop_vcpus(vm);
+        close(fd);
+        vm_free(vm);
+}
+END_TEST
+
+/* The irqchip and PIT are made late (vm.h): not by vm_new, so that the
+ * plugin's memory slots do not wait for the grace period KVM starts with
+ * them (kvm.h); by vm_start at the latest, before the vCPUs; once. */
+START_TEST(test_irqchip_made_late_and_once) {
+        struct vm *vm = NULL;
+        char step[160] = "";
+        int r;
+
+        r = vm_new(&config, &vm, step, sizeof(step));
+        ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
+        ck_assert(!vm->kvm.irqchip && !vm->kvm.pit);
+        ck_assert_int_eq(vm_start(vm), 0);
+        ck_assert(vm->kvm.irqchip && vm->kvm.pit);
+        ck_assert_int_eq(vm_irqchip(vm), 0);    /* a second KVM_CREATE_IRQCHIP would be EEXIST */
+        vm_signal_kill(vm);
+        vm_stop_vcpus(vm);
+        vm_free(vm);
+}
+END_TEST
+
 static struct vm *new_vm(const struct vm_config *c) {
         struct vm *vm = NULL;
-        const char *step = NULL;
-        int r = vm_new(c, &vm, &step);
+        char step[160] = "";
+        int r = vm_new(c, &vm, step, sizeof(step));
 
         ck_assert_msg(r == 0, "vm_new: %s: %s", step, strerror(-r));
         return vm;
@@ -257,8 +412,11 @@ int main(void) {
         TCase *tc = tcase_create("core");
 
         test_require(test_have_kvm(), "/dev/kvm");
-        tcase_add_test(tc, test_pause_after_start_in_a_bare_process);
+        /* The emulated KVM host is slow; each wait has its own bound. */
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_pause_stops_the_vcpu_until_resume);
         tcase_add_test(tc, test_irqchip_made_late_and_once);
+        tcase_add_test(tc, test_vcpus_above_kvm_limit);
         tcase_add_test(tc, test_memory_caps);
         tcase_add_test(tc, test_sparse_terabyte_refused_at_once);
         tcase_add_test(tc, test_event_cap);

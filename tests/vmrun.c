@@ -95,6 +95,21 @@ static void buf_read(struct buf *b, int *fd) {
         b->p[b->len] = '\0';
 }
 
+/* A run that did not finish: where every thread of vmlaunch stands, on
+ * stderr, before it is killed (gdb where the machine has it; the kernel's
+ * wait channels in any case). */
+static void dump_stacks(pid_t pid) {
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd),
+                 "for t in /proc/%d/task/*; do echo \"$t $(cat $t/comm) $(cat $t/wchan)\"; done >&2; "
+                 "command -v gdb > /dev/null && timeout 60 gdb -batch -p %d -ex 'thread apply all bt' >&2 2>&1",
+                 (int)pid, (int)pid);
+        fflush(stderr);
+        if (system(cmd) == -1)
+                fprintf(stderr, "vmrun: could not run the stack dump\n");
+}
+
 void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
         static unsigned counter;
         char conf[256];
@@ -212,6 +227,7 @@ void vmrun(const struct vmrun_opts *o, struct vmrun *ret) {
                         signalled_again = true;
                 }
                 if (now() - start > timeout) {
+                        dump_stacks(pid);
                         kill(pid, SIGKILL);
                         waitpid(pid, &st, 0);
                         /* Short: check passes the message through a pipe. */
