@@ -42,7 +42,7 @@ static const struct {
         C(O_CLOEXEC), C(O_DIRECTORY), C(O_NOFOLLOW), C(O_PATH), C(O_LARGEFILE),
         C(F_DUPFD), C(F_DUPFD_CLOEXEC), C(F_GETFD), C(F_SETFD), C(F_GETFL), C(F_SETFL), C(F_ADD_SEALS),
         C(F_GET_SEALS), C(F_SETPIPE_SZ), C(F_GETPIPE_SZ), C(FD_CLOEXEC),
-        C(FIONREAD), C(FIOCLEX), C(FIONBIO), C(TCGETS), C(TIOCGWINSZ), C(TUNGETIFF),
+        C(FIONREAD), C(FIOCLEX), C(FIONBIO), C(TCGETS), C(TIOCGWINSZ), C(TUNGETIFF), C(TUNGETFEATURES),
         C(AF_UNIX), C(AF_INET), C(AF_NETLINK), C(SOCK_STREAM), C(SOCK_DGRAM), C(SOCK_SEQPACKET), C(SOCK_CLOEXEC),
         C(SOCK_NONBLOCK), C(MSG_CMSG_CLOEXEC), C(MSG_NOSIGNAL), C(MSG_DONTWAIT), C(MSG_PEEK),
         C(FUTEX_WAIT), C(FUTEX_WAKE), C(FUTEX_WAIT_BITSET), C(FUTEX_WAKE_BITSET), C(FUTEX_PRIVATE_FLAG),
@@ -394,6 +394,11 @@ static int parse_file(struct ctx *c, const char *path, unsigned depth) {
 }
 
 int seccomp_policy_compile(const char *path, bool log_failures, FILE *errors, struct sock_fprog *ret_prog) {
+        return seccomp_policy_compile_with_base(path, NULL, log_failures, errors, ret_prog);
+}
+
+int seccomp_policy_compile_with_base(const char *path, const char *base, bool log_failures, FILE *errors,
+                                     struct sock_fprog *ret_prog) {
         struct ctx c = { .errors = errors };
         _cleanup_close_ int fd = -1;
         struct sock_filter *insns = NULL;
@@ -416,7 +421,14 @@ int seccomp_policy_compile(const char *path, bool log_failures, FILE *errors, st
                 if (r < 0 && r != -EEXIST)
                         goto out;
         }
+        /* The policy first, the base after it: libseccomp keeps the first
+         * unconditional rule of a syscall and refuses a later one with
+         * another action (-EEXIST, ignored), so a policy's "return
+         * ERRNO" stands against the base's allow; an allow, conditional
+         * or not, merges with the base's into their union. */
         r = parse_file(&c, path, 0);
+        if (r >= 0 && base)
+                r = parse_file(&c, base, 0);
         if (r < 0 || c.n_errors) {
                 r = -EINVAL;
                 goto out;

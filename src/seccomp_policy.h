@@ -32,4 +32,13 @@
  * program (free with seccomp_policy_free). */
 int seccomp_policy_compile(const char *path, bool log_failures, FILE *errors, struct sock_fprog *ret_prog);
 
+/* The same, with the rules of the policy file `base` (NULL: none) added
+ * to those of `path`: a syscall either allows is allowed, under the union
+ * of their conditions.  Where both name a syscall unconditionally with
+ * different actions, `path` wins (its "return EPERM" is not undone by the
+ * base's allow).  A syscall listed twice, identically or not, is no
+ * error.  Errors in either file are reported as above. */
+int seccomp_policy_compile_with_base(const char *path, const char *base, bool log_failures, FILE *errors,
+                                     struct sock_fprog *ret_prog);
+
 void seccomp_policy_free(struct sock_fprog *prog);
