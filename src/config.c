@@ -23,6 +23,7 @@ struct ctx {
         const struct config_includes *incs;
         FILE *errors;
         unsigned n_errors;
+        bool oom;               /* an allocation failed (reported): the load fails with -ENOMEM */
         struct config_override *ov;
         size_t n_ov;
 };
@@ -66,6 +67,13 @@ static void report(struct ctx *c, const config_setting_t *s, const char *key, co
         vfprintf(c->errors, fmt, ap);
         va_end(ap);
         fputc('\n', c->errors);
+}
+
+/* A failed allocation for `key`: a config error like any other, and the
+ * load returns -ENOMEM, never a config that silently lacks the entry. */
+static void report_oom(struct ctx *c, const config_setting_t *s, const char *key) {
+        c->oom = true;
+        report(c, s, key, "out of memory");
 }
 
 /* `v` for a message: quoted, control bytes escaped, cut after 64 bytes. */
@@ -170,6 +178,10 @@ static const config_setting_t *get_string(struct ctx *c, const config_setting_t 
                 return NULL;
         free(*out);
         *out = strdup(config_setting_get_string(s));
+        if (!*out) {
+                report_oom(c, s, key);
+                return NULL;
+        }
         return s;
 }
 
@@ -190,7 +202,7 @@ static void parse_env(struct ctx *c, const config_setting_t *s, struct vm_config
         }
         env = calloc((size_t)n + 1, sizeof(*env));
         if (!env) {
-                report(c, s, "plugin.env", "out of memory");
+                report_oom(c, s, "plugin.env");
                 return;
         }
         free(cfg->plugin.env);  /* the empty default */
@@ -218,7 +230,7 @@ static void parse_env(struct ctx *c, const config_setting_t *s, struct vm_config
                         continue;
                 }
                 if (!(env[cfg->plugin.n_env] = strdup(v)))
-                        report(c, e, key, "out of memory");
+                        report_oom(c, e, key);
                 else
                         cfg->plugin.n_env++;
         }
@@ -259,8 +271,191 @@ static char *dst_from_src(const char *src) {
         return strndup(src, n);
 }
 
+/* One group of a list (parse_group_list): `entry` is its zeroed slot,
+ * `prefix` its key ("plugin.mounts.[2].").  Returns false when the entry
+ * is not to be counted. */
+typedef bool (*group_parser)(struct ctx *c, const config_setting_t *e, const char *prefix, void *entry,
+                             void *userdata);
+
+/* A list of groups at `s` (named `key`; `shape` shows one for the
+ * message): *ret gets a zeroed array of n + 1 entries of `size` and *ret_n
+ * the count of the entries `one` kept.  An entry that is not a group, or a
+ * member not in `known`, is reported.  *ret is left alone when the list
+ * is empty or of another type; an allocation failure is reported. */
+static void parse_group_list(struct ctx *c, const config_setting_t *s, const char *key, const char *shape,
+                             const char *const *known, size_t size, void **ret, size_t *ret_n, group_parser one,
+                             void *userdata) {
+        int n = config_setting_length(s);
+        char *v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_LIST) {
+                report(c, s, key, "expected a list of groups ( %s ), got %s", shape, type_name(config_setting_type(s)));
+                return;
+        }
+        v = calloc((size_t)n + 1, size);
+        if (!v) {
+                report_oom(c, s, key);
+                return;
+        }
+        *ret = v;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                char prefix[64];
+
+                snprintf(prefix, sizeof(prefix), "%s.[%d].", key, i);
+                if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                        report(c, e, key, "entry %d: expected a group", i);
+                        continue;
+                }
+                check_keys(c, e, prefix, known);
+                if (one(c, e, prefix, v + *ret_n * size, userdata))
+                        (*ret_n)++;
+        }
+}
+
+struct mounts_ctx {
+        const struct vm_config *cfg;
+        const char *plugin_real;
+};
+
+static bool parse_mount(struct ctx *c, const config_setting_t *e, const char *prefix, void *entry, void *userdata) {
+        const struct mounts_ctx *mc = userdata;
+        struct vm_mount *m = entry;
+        const config_setting_t *ss, *src;
+        char key[96];
+        char *dst = NULL;
+        bool src_ok = false;
+        struct stat st;
+
+        snprintf(key, sizeof(key), "%ssrc", prefix);
+        src = get_string(c, e, "src", key, &m->src);
+        if (!config_setting_get_member(e, "src"))
+                report(c, e, key, "missing");
+        if (src && is_absolute(c, src, key, m->src)) {
+                src_ok = true;
+                if (stat(m->src, &st) < 0)
+                        report(c, src, key, "%s: %s", m->src, strerror(errno));
+        }
+        /* Checked before this mount counts, so that it is compared with
+         * the earlier ones only. */
+        snprintf(key, sizeof(key), "%sdst", prefix);
+        if ((ss = get_string(c, e, "dst", key, &dst)))
+                check_dst(c, mc->cfg, mc->plugin_real, ss, key, dst, false);
+        else if (!config_setting_get_member(e, "dst") && src_ok) {
+                snprintf(key, sizeof(key), "%ssrc", prefix);
+                if ((dst = dst_from_src(m->src)))
+                        check_dst(c, mc->cfg, mc->plugin_real, src, key, dst, true);
+                else
+                        report_oom(c, src, key);
+        }
+        m->dst = dst;
+        snprintf(key, sizeof(key), "%swritable", prefix);
+        get_bool(c, e, "writable", key, &m->writable);
+        return true;
+}
+
+static bool parse_gid_map(struct ctx *c, const config_setting_t *e, const char *prefix, void *entry,
+                          void *userdata) {
+        struct vm_gid_map *m = entry;
+        char key[96];
+        long long v;
+
+        (void)userdata;
+        snprintf(key, sizeof(key), "%sinner", prefix);
+        if (!config_setting_get_member(e, "inner"))
+                report(c, e, key, "missing");
+        else if (get_int(c, e, "inner", key, 0, UINT32_MAX - 1, &v))
+                m->inner = m->outer = (uint32_t)v;
+        snprintf(key, sizeof(key), "%souter", prefix);
+        if (get_int(c, e, "outer", key, 0, UINT32_MAX - 1, &v))
+                m->outer = (uint32_t)v;
+        m->count = 1;
+        snprintf(key, sizeof(key), "%scount", prefix);
+        if (get_int(c, e, "count", key, 1, UINT32_MAX, &v))
+                m->count = (uint32_t)v;
+        return true;
+}
+
+/* plugin.path: made absolute against the config's directory; it must be
+ * an existing executable regular file.  Returns its real path (for the
+ * mount checks), or NULL. */
+static char *parse_plugin_path(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
+        const config_setting_t *s = get_string(c, g, "path", "plugin.path", &cfg->plugin.path);
+        struct stat st;
+        char *real;
+
+        if (!config_setting_get_member(g, "path"))
+                report(c, g, "plugin.path", "missing: the plugin executable is required");
+        if (!s)
+                return NULL;
+        if (cfg->plugin.path[0] != '/') {
+                char *abs = NULL;
+
+                if (asprintf(&abs, "%s/%s", cfg->dir, cfg->plugin.path) < 0)
+                        abs = NULL;
+                free(cfg->plugin.path);
+                cfg->plugin.path = abs;
+        }
+        if (!cfg->plugin.path)
+                report_oom(c, s, "plugin.path");
+        else if (stat(cfg->plugin.path, &st) < 0)
+                report(c, s, "plugin.path", "%s: %s", cfg->plugin.path, strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+                report(c, s, "plugin.path", "%s: not a regular file", cfg->plugin.path);
+        else if (access(cfg->plugin.path, X_OK) < 0)
+                report(c, s, "plugin.path", "%s: not executable", cfg->plugin.path);
+        else if (!(real = realpath(cfg->plugin.path, NULL)) && errno == ENOMEM)
+                report_oom(c, s, "plugin.path");
+        else
+                return real;
+        return NULL;
+}
+
+static void parse_args(struct ctx *c, const config_setting_t *s, struct vm_config *cfg) {
+        int t = config_setting_type(s), n = config_setting_length(s);
+        char **args;
+
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+                report(c, s, "plugin.args", "expected a list of strings, got %s", type_name(t));
+                return;
+        }
+        args = calloc((size_t)n + 1, sizeof(*args));
+        if (!args) {
+                report_oom(c, s, "plugin.args");
+                return;
+        }
+        free(cfg->plugin.args);         /* the empty default */
+        cfg->plugin.args = args;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                char key[64];
+
+                snprintf(key, sizeof(key), "plugin.args.[%d]", i);
+                if (!want_type(c, e, key, T_STRING))
+                        continue;
+                if (!(args[cfg->plugin.n_args] = strdup(config_setting_get_string(e))))
+                        report_oom(c, e, key);
+                else
+                        cfg->plugin.n_args++;
+        }
+}
+
+static void parse_root(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
+        const config_setting_t *s = get_string(c, g, "root", "plugin.root", &cfg->plugin.root);
+        struct stat st;
+
+        if (!s || !is_absolute(c, s, "plugin.root", cfg->plugin.root))
+                return;
+        if (stat(cfg->plugin.root, &st) < 0)
+                report(c, s, "plugin.root", "%s: %s", cfg->plugin.root, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+                report(c, s, "plugin.root", "%s: not a directory", cfg->plugin.root);
+}
+
 static void parse_plugin(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
         static const char *const known[] = { "path", "args", "root", "mounts", "gid_maps", "env", NULL };
+        static const char *const mount_keys[] = { "src", "dst", "writable", NULL };
+        static const char *const gid_map_keys[] = { "inner", "outer", "count", NULL };
         _cleanup_free_ char *plugin_real = NULL;
         const config_setting_t *s;
 
@@ -273,159 +468,26 @@ static void parse_plugin(struct ctx *c, const config_setting_t *g, struct vm_con
                 return;
         }
         check_keys(c, g, "plugin.", known);
-
-        s = get_string(c, g, "path", "plugin.path", &cfg->plugin.path);
-        if (!config_setting_get_member(g, "path"))
-                report(c, g, "plugin.path", "missing: the plugin executable is required");
-        if (s && cfg->plugin.path) {
-                struct stat st;
-
-                if (cfg->plugin.path[0] != '/') {
-                        char *abs = NULL;
-
-                        if (asprintf(&abs, "%s/%s", cfg->dir, cfg->plugin.path) < 0)
-                                abs = NULL;
-                        free(cfg->plugin.path);
-                        cfg->plugin.path = abs;
-                }
-                if (!cfg->plugin.path)
-                        report(c, s, "plugin.path", "out of memory");
-                else if (stat(cfg->plugin.path, &st) < 0)
-                        report(c, s, "plugin.path", "%s: %s", cfg->plugin.path, strerror(errno));
-                else if (!S_ISREG(st.st_mode))
-                        report(c, s, "plugin.path", "%s: not a regular file", cfg->plugin.path);
-                else if (access(cfg->plugin.path, X_OK) < 0)
-                        report(c, s, "plugin.path", "%s: not executable", cfg->plugin.path);
-                else
-                        plugin_real = realpath(cfg->plugin.path, NULL);
-        }
+        plugin_real = parse_plugin_path(c, g, cfg);
         if ((s = config_setting_get_member(g, "env")))
                 parse_env(c, s, cfg);
-
-        if ((s = config_setting_get_member(g, "args"))) {
-                int t = config_setting_type(s), n = config_setting_length(s);
-
-                if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
-                        report(c, s, "plugin.args", "expected a list of strings, got %s", type_name(t));
-                else {
-                        char **args = calloc((size_t)n + 1, sizeof(*args));
-
-                        for (int i = 0; args && i < n; i++) {
-                                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-                                char key[64];
-
-                                snprintf(key, sizeof(key), "plugin.args.[%d]", i);
-                                if (want_type(c, e, key, T_STRING))
-                                        args[cfg->plugin.n_args++] = strdup(config_setting_get_string(e));
-                        }
-                        if (args) {
-                                free(cfg->plugin.args);
-                                cfg->plugin.args = args;
-                        }
-                }
-        }
-
-        if ((s = get_string(c, g, "root", "plugin.root", &cfg->plugin.root)) && cfg->plugin.root &&
-            is_absolute(c, s, "plugin.root", cfg->plugin.root)) {
-                struct stat st;
-
-                if (stat(cfg->plugin.root, &st) < 0)
-                        report(c, s, "plugin.root", "%s: %s", cfg->plugin.root, strerror(errno));
-                else if (!S_ISDIR(st.st_mode))
-                        report(c, s, "plugin.root", "%s: not a directory", cfg->plugin.root);
-        }
-
+        if ((s = config_setting_get_member(g, "args")))
+                parse_args(c, s, cfg);
+        parse_root(c, g, cfg);
         if ((s = config_setting_get_member(g, "mounts"))) {
-                static const char *const mknown[] = { "src", "dst", "writable", NULL };
-                int n = config_setting_length(s);
+                struct mounts_ctx mc = { .cfg = cfg, .plugin_real = plugin_real };
 
-                if (config_setting_type(s) != CONFIG_TYPE_LIST) {
-                        report(c, s, "plugin.mounts", "expected a list of groups ( { src = ...; } ), got %s",
-                               type_name(config_setting_type(s)));
-                        n = 0;
-                }
-                cfg->plugin.mounts = calloc((size_t)n + 1, sizeof(*cfg->plugin.mounts));
-                for (int i = 0; cfg->plugin.mounts && i < n; i++) {
-                        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-                        struct vm_mount *m = &cfg->plugin.mounts[cfg->plugin.n_mounts];
-                        const config_setting_t *ss, *src;
-                        char prefix[64], key[96];
-                        char *dst = NULL;
-                        bool src_ok = false;
-                        struct stat st;
-
-                        snprintf(prefix, sizeof(prefix), "plugin.mounts.[%d].", i);
-                        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-                                report(c, e, "plugin.mounts", "entry %d: expected a group", i);
-                                continue;
-                        }
-                        check_keys(c, e, prefix, mknown);
-                        snprintf(key, sizeof(key), "%ssrc", prefix);
-                        src = get_string(c, e, "src", key, &m->src);
-                        if (!config_setting_get_member(e, "src"))
-                                report(c, e, key, "missing");
-                        if (src && m->src && is_absolute(c, src, key, m->src)) {
-                                src_ok = true;
-                                if (stat(m->src, &st) < 0)
-                                        report(c, src, key, "%s: %s", m->src, strerror(errno));
-                        }
-                        /* Checked before this mount counts, so that it is
-                         * compared with the earlier ones only. */
-                        snprintf(key, sizeof(key), "%sdst", prefix);
-                        if ((ss = get_string(c, e, "dst", key, &dst)) && dst)
-                                check_dst(c, cfg, plugin_real, ss, key, dst, false);
-                        else if (!config_setting_get_member(e, "dst") && src_ok && (dst = dst_from_src(m->src))) {
-                                snprintf(key, sizeof(key), "%ssrc", prefix);
-                                check_dst(c, cfg, plugin_real, src, key, dst, true);
-                        }
-                        m->dst = dst;
-                        cfg->plugin.n_mounts++;
-                        snprintf(key, sizeof(key), "%swritable", prefix);
-                        get_bool(c, e, "writable", key, &m->writable);
-                }
+                parse_group_list(c, s, "plugin.mounts", "{ src = ...; }", mount_keys, sizeof(struct vm_mount),
+                                 (void **)&cfg->plugin.mounts, &cfg->plugin.n_mounts, parse_mount, &mc);
         }
-
-        if ((s = config_setting_get_member(g, "gid_maps"))) {
-                static const char *const gknown[] = { "inner", "outer", "count", NULL };
-                int n = config_setting_length(s);
-
-                if (config_setting_type(s) != CONFIG_TYPE_LIST) {
-                        report(c, s, "plugin.gid_maps", "expected a list of groups ( { inner = ...; } ), got %s",
-                               type_name(config_setting_type(s)));
-                        n = 0;
-                }
-                cfg->plugin.gid_maps = calloc((size_t)n + 1, sizeof(*cfg->plugin.gid_maps));
-                for (int i = 0; cfg->plugin.gid_maps && i < n; i++) {
-                        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-                        struct vm_gid_map *m = &cfg->plugin.gid_maps[cfg->plugin.n_gid_maps];
-                        char prefix[64], key[96];
-                        long long v;
-
-                        snprintf(prefix, sizeof(prefix), "plugin.gid_maps.[%d].", i);
-                        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-                                report(c, e, "plugin.gid_maps", "entry %d: expected a group", i);
-                                continue;
-                        }
-                        cfg->plugin.n_gid_maps++;
-                        check_keys(c, e, prefix, gknown);
-                        snprintf(key, sizeof(key), "%sinner", prefix);
-                        if (!config_setting_get_member(e, "inner"))
-                                report(c, e, key, "missing");
-                        else if (get_int(c, e, "inner", key, 0, UINT32_MAX - 1, &v))
-                                m->inner = m->outer = (uint32_t)v;
-                        snprintf(key, sizeof(key), "%souter", prefix);
-                        if (get_int(c, e, "outer", key, 0, UINT32_MAX - 1, &v))
-                                m->outer = (uint32_t)v;
-                        m->count = 1;
-                        snprintf(key, sizeof(key), "%scount", prefix);
-                        if (get_int(c, e, "count", key, 1, UINT32_MAX, &v))
-                                m->count = (uint32_t)v;
-                }
-        }
+        if ((s = config_setting_get_member(g, "gid_maps")))
+                parse_group_list(c, s, "plugin.gid_maps", "{ inner = ...; }", gid_map_keys,
+                                 sizeof(struct vm_gid_map), (void **)&cfg->plugin.gid_maps, &cfg->plugin.n_gid_maps,
+                                 parse_gid_map, NULL);
 }
 
 static void parse_sandbox(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
-        static const char *const known[] = { "enabled", "seccomp_policy", "seccomp_log_failures", NULL };
+        static const char *const known[] = { "enabled", "seccomp_policy", "seccomp_log_failures", "seccomp_base", NULL };
         const config_setting_t *s;
 
         if (!g)
@@ -437,11 +499,31 @@ static void parse_sandbox(struct ctx *c, const config_setting_t *g, struct vm_co
         check_keys(c, g, "sandbox.", known);
         get_bool(c, g, "enabled", "sandbox.enabled", &cfg->sandbox.enabled);
         get_bool(c, g, "seccomp_log_failures", "sandbox.seccomp_log_failures", &cfg->sandbox.seccomp_log_failures);
+        get_bool(c, g, "seccomp_base", "sandbox.seccomp_base", &cfg->sandbox.seccomp_base);
         s = get_string(c, g, "seccomp_policy", "sandbox.seccomp_policy", &cfg->sandbox.seccomp_policy);
         if (s && cfg->sandbox.seccomp_policy &&
             is_absolute(c, s, "sandbox.seccomp_policy", cfg->sandbox.seccomp_policy) &&
             access(cfg->sandbox.seccomp_policy, R_OK) < 0)
                 report(c, s, "sandbox.seccomp_policy", "%s: %s", cfg->sandbox.seccomp_policy, strerror(errno));
+}
+
+static void parse_control(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
+        static const char *const known[] = { "enabled", "socket", NULL };
+        const config_setting_t *s;
+        const char *why;
+
+        if (!g)
+                return;
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                report(c, g, "control", "expected a group, got %s", type_name(config_setting_type(g)));
+                return;
+        }
+        check_keys(c, g, "control.", known);
+        get_bool(c, g, "enabled", "control.enabled", &cfg->control.enabled);
+        s = get_string(c, g, "socket", "control.socket", &cfg->control.socket);
+        if (s && cfg->control.socket && is_absolute(c, s, "control.socket", cfg->control.socket) &&
+            (why = config_rule_socket_path(cfg->control.socket)))
+                report(c, s, "control.socket", "%s", why);
 }
 
 static void parse_limits(struct ctx *c, const config_setting_t *g, struct vm_config *cfg) {
@@ -573,6 +655,8 @@ static void parse_network(struct ctx *c, const config_setting_t *g, struct vm_co
                         report(c, fds, "network.tap_fds", "empty: give at least one fd");
                 } else {
                         cfg->network.tap_fds = calloc((size_t)n, sizeof(int));
+                        if (!cfg->network.tap_fds)
+                                report_oom(c, fds, "network.tap_fds");
                         for (int i = 0; cfg->network.tap_fds && i < n; i++) {
                                 const config_setting_t *e = config_setting_get_elem(fds, (unsigned)i);
                                 char key[64];
@@ -600,7 +684,7 @@ static void parse_network(struct ctx *c, const config_setting_t *g, struct vm_co
 static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_config *cfg) {
         static const char *const known[] = { "name",    "vcpus", "hugepages", "kvm_device", "shutdown_timeout_ms",
                                              "poll_us", "lane",  "plugin",    "limits",     "sandbox",
-                                             "network", NULL };
+                                             "network", "start_timeout_ms", "vcpu_reply_timeout_ms", "control", NULL };
         const config_setting_t *s;
         const char *why;
         long long v;
@@ -617,11 +701,16 @@ static void parse_top(struct ctx *c, const config_setting_t *root, struct vm_con
                 cfg->shutdown_timeout_ms = (unsigned)v;
         if (get_int(c, root, "poll_us", "poll_us", 0, CONFIG_POLL_US_MAX, &v))
                 cfg->poll_us = (unsigned)v;
+        if (get_int(c, root, "start_timeout_ms", "start_timeout_ms", 0, CONFIG_TIMEOUT_MAX_MS, &v))
+                cfg->start_timeout_ms = (unsigned)v;
+        if (get_int(c, root, "vcpu_reply_timeout_ms", "vcpu_reply_timeout_ms", 0, CONFIG_TIMEOUT_MAX_MS, &v))
+                cfg->vcpu_reply_timeout_ms = (unsigned)v;
         get_bool(c, root, "lane", "lane", &cfg->lane);
         parse_plugin(c, config_setting_get_member(root, "plugin"), cfg);
         parse_limits(c, config_setting_get_member(root, "limits"), cfg);
         parse_sandbox(c, config_setting_get_member(root, "sandbox"), cfg);
         parse_network(c, config_setting_get_member(root, "network"), cfg);
+        parse_control(c, config_setting_get_member(root, "control"), cfg);
 }
 
 static char *dir_of(const char *path) {
@@ -666,6 +755,7 @@ static int config_new(const char *display, const char *dir, FILE *errors, struct
         cfg->kvm_device = strdup("/dev/kvm");
         cfg->shutdown_timeout_ms = 1000;
         cfg->poll_us = CONFIG_POLL_US_DEFAULT;
+        cfg->start_timeout_ms = CONFIG_START_TIMEOUT_DEFAULT_MS;
         cfg->lane = true;
         cfg->limits.tasks = CONFIG_LIMIT_TASKS_DEFAULT;
         cfg->limits.nofile = CONFIG_LIMIT_NOFILE_DEFAULT;
@@ -675,6 +765,8 @@ static int config_new(const char *display, const char *dir, FILE *errors, struct
         cfg->limits.ranges = CONFIG_LIMIT_RANGES_DEFAULT;
         cfg->limits.irq_events = CONFIG_LIMIT_IRQ_EVENTS_DEFAULT;
         cfg->sandbox.enabled = true;
+        cfg->sandbox.seccomp_base = true;
+        cfg->control.enabled = true;
         cfg->plugin.args = calloc(1, sizeof(char *));
         cfg->plugin.env = calloc(1, sizeof(char *));
         if (!cfg->path || !cfg->dir || !cfg->kvm_device || !cfg->plugin.args || !cfg->plugin.env)
@@ -785,7 +877,7 @@ static int load_text(const char *text, size_t len, const char *display, const ch
                 report(&c, NULL, "name", "the default from the file's name, %s, %s: set name", quoted(cfg->name, buf),
                        why);
         }
-        if (!cfg->name)
+        if (!cfg->name || c.oom)
                 r = -ENOMEM;
         config_destroy(&lc);
         config_includes_free(&incs);
@@ -878,6 +970,7 @@ void config_free(struct vm_config *cfg) {
         free(cfg->plugin.mounts);
         free(cfg->plugin.gid_maps);
         free(cfg->sandbox.seccomp_policy);
+        free(cfg->control.socket);
         free(cfg->network.tap_fds);
         free(cfg->network.tap_name);
         free(cfg);

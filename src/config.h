@@ -17,6 +17,8 @@
 /* poll_us: how long a vCPU round trip polls before blocking (wire.h). */
 #define CONFIG_POLL_US_DEFAULT 200u
 #define CONFIG_POLL_US_MAX 1000u
+#define CONFIG_START_TIMEOUT_DEFAULT_MS 10000u
+#define CONFIG_TIMEOUT_MAX_MS 3600000u        /* start and reply timeouts */
 /* limits.*: the defaults conf/reference.conf documents. */
 #define CONFIG_LIMIT_TASKS_DEFAULT 1024u
 #define CONFIG_LIMIT_NOFILE_DEFAULT 1024u
@@ -68,6 +70,13 @@ struct vm_config {
         char *kvm_device;            /* default "/dev/kvm"; absolute */
         unsigned shutdown_timeout_ms;/* default 1000; 1 .. 3600000 */
         unsigned poll_us;            /* default 200; 0 (off) .. CONFIG_POLL_US_MAX */
+        /* No Start from the plugin within this: the VM is stopped as hung
+         * (launcher.h).  Default CONFIG_START_TIMEOUT_DEFAULT_MS; 0 (off) ..
+         * CONFIG_TIMEOUT_MAX_MS; the launcher scales it when nested. */
+        unsigned start_timeout_ms;
+        /* A vCPU waiting longer than this for the plugin's answer to an
+         * I/O or MMIO exit stops the VM.  Default 0 (off) .. CONFIG_TIMEOUT_MAX_MS. */
+        unsigned vcpu_reply_timeout_ms;
         bool lane;                   /* default true: offer the shared-memory lane (lane.h) */
 
         struct {
@@ -101,7 +110,14 @@ struct vm_config {
                 bool enabled;            /* default true: the plugin runs in the jail */
                 char *seccomp_policy;    /* absolute path or NULL */
                 bool seccomp_log_failures;
+                bool seccomp_base;       /* default true: base.policy is added to the policy */
         } sandbox;
+
+        /* The control socket (control.h): `vmlaunch list`, `ctl`, `top`. */
+        struct {
+                bool enabled;            /* default true */
+                char *socket;            /* absolute path, or NULL: <runtime dir>/vmlaunch/<name>.sock */
+        } control;
 
         struct {
                 enum vm_net_mode mode;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "launcher.h"
 
 /* A libconfig string literal. */
 static void print_string(FILE *out, const char *s) {
@@ -45,8 +46,11 @@ int config_print(const struct vm_config *cfg, FILE *out) {
         print_string(out, cfg->name);
         fprintf(out, ";\nvcpus = %u;\nhugepages = %s;\nkvm_device = ", cfg->vcpus, b(cfg->hugepages));
         print_string(out, cfg->kvm_device);
-        fprintf(out, ";\nshutdown_timeout_ms = %u;\npoll_us = %u;\nlane = %s;\n\nplugin = {\n  path = ",
-                cfg->shutdown_timeout_ms, cfg->poll_us, cfg->lane ? "true" : "false");
+        fprintf(out,
+                ";\nshutdown_timeout_ms = %u;\nstart_timeout_ms = %u;\nvcpu_reply_timeout_ms = %u;\npoll_us = %u;\n"
+                "lane = %s;\n\nplugin = {\n  path = ",
+                cfg->shutdown_timeout_ms, cfg->start_timeout_ms, cfg->vcpu_reply_timeout_ms, cfg->poll_us,
+                cfg->lane ? "true" : "false");
         print_string(out, cfg->plugin.path);
         fputs(";\n  args = [ ", out);
         for (size_t i = 0; i < cfg->plugin.n_args; i++) {
@@ -98,8 +102,24 @@ int config_print(const struct vm_config *cfg, FILE *out) {
                 fputs("  seccomp_policy = ", out);
                 print_string(out, cfg->sandbox.seccomp_policy);
                 fputs(";\n", out);
+        } else {
+                /* Which file the default is depends on where this binary
+                 * runs from: say which one it is, as a comment, so that
+                 * the output still means "the default" when read back. */
+                fputs("  # seccomp_policy (default) = ", out);
+                print_string(out, launcher_default_policy(NULL));
+                fputs(";\n", out);
         }
-        fprintf(out, "  seccomp_log_failures = %s;\n};\n", b(cfg->sandbox.seccomp_log_failures));
+        fprintf(out, "  seccomp_log_failures = %s;\n  seccomp_base = %s;\n};\n", b(cfg->sandbox.seccomp_log_failures),
+                b(cfg->sandbox.seccomp_base));
+        fprintf(out, "\ncontrol = {\n  enabled = %s;\n", b(cfg->control.enabled));
+        if (cfg->control.socket) {
+                fputs("  socket = ", out);
+                print_string(out, cfg->control.socket);
+                fputs(";\n", out);
+        } else
+                fputs("  # socket: the runtime directory's vmlaunch/<name>.sock\n", out);
+        fputs("};\n", out);
         switch (cfg->network.mode) {
         case VM_NET_NONE:
                 fputs("\n# network: none\n", out);

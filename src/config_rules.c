@@ -144,3 +144,16 @@ const char *config_rule_cgroup(const char *path) {
                 return NULL;
         return normal_path(path);
 }
+
+const char *config_rule_socket_path(const char *path) {
+        size_t n = strlen(path);
+
+        if (n >= CONFIG_SOCKET_PATH_MAX_BYTES)
+                return "must be shorter than 108 bytes (the limit of a unix socket's address)";
+        for (const unsigned char *s = (const unsigned char *)path; *s; s++)
+                if (*s < 0x20 || *s == 0x7f)
+                        return "must not contain control characters";
+        if (n == 0 || path[n - 1] == '/')
+                return "must name a file, not a directory";
+        return NULL;
+}

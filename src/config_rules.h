@@ -38,3 +38,9 @@ const char *config_rule_mount_dst(const char *dst);
 /* A cgroup path below the cgroup mount: "/" or absolute in normal form as
  * above, no control character, at most CONFIG_CGROUP_PATH_MAX_BYTES. */
 const char *config_rule_cgroup(const char *path);
+
+/* control.socket: an AF_UNIX path: absolute, shorter than sun_path
+ * (CONFIG_SOCKET_PATH_MAX_BYTES with its NUL), no control character, not
+ * ending in '/'. */
+#define CONFIG_SOCKET_PATH_MAX_BYTES 108u
+const char *config_rule_socket_path(const char *path);

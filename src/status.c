@@ -9,25 +9,17 @@
 
 #include "log.h"
 #include "sink.h"
+#include "stats.h"
 #include "util.h"
-#include "vcpu.h"
-#include "vm.h"
 
 struct status {
         struct monitor mon;
         struct sink *out;
+        status_write_fn write;          /* instead of `out`, when set */
+        void *write_data;
         bool broken;
         unsigned long dropped;          /* events the full queue refused, not yet reported */
         unsigned long dropped_total;
-        uint64_t *last;         /* previous stats totals, per vCPU */
-        unsigned n_last;
-};
-
-static const char *const stat_names[_VCPU_STAT_MAX] = {
-        [VCPU_STAT_IO_IN] = "io_in",           [VCPU_STAT_IO_OUT] = "io_out",
-        [VCPU_STAT_MMIO_READ] = "mmio_read",   [VCPU_STAT_MMIO_WRITE] = "mmio_write",
-        [VCPU_STAT_HYPERV] = "hyperv",         [VCPU_STAT_USER] = "user",
-        [VCPU_STAT_OTHER] = "other",
 };
 
 size_t status_utf8_sanitize(const char *in, size_t len, char *out) {
@@ -79,10 +71,13 @@ static int write_text(struct status *s, json_object *o, bool force) {
                 return -ENOBUFS;
         memcpy(line, text, len);
         line[len] = '\n';
-        r = sink_write(s->out, line, len + 1, force);
+        r = s->write ? s->write(s->write_data, line, len + 1, force) : sink_write(s->out, line, len + 1, force);
         if (r < 0 && r != -ENOBUFS) {
                 s->broken = true;
-                log_warning("status output failed (%s); the VM runs on without it", strerror(-r));
+                /* Nobody sees the plugin's lines here any more: the log
+                 * gets them again. */
+                s->mon.shows_plugin_output = false;
+                log_warning("status output failed (%s)", strerror(-r));
                 return 0;
         }
         return r;
@@ -163,35 +158,21 @@ static void on_stopping(struct monitor *m, const char *reason, uint64_t deadline
         uint64_t now = monitor_now_usec();
 
         json_object_object_add(o, "reason", json_object_new_string(reason));
+        json_object_object_add(o, "cause", json_object_new_string(m->stop_cause ? m->stop_cause : "error"));
         json_object_object_add(o, "deadline_ms",
                                json_object_new_int64((int64_t)((deadline_usec - now) / 1000u)));
         emit(s, o);
 }
 
-static void on_tick(struct monitor *m, const struct vm *vm) {
-        struct status *s = m->userdata;
+static void on_tick(struct monitor *m, const struct vm_stats *st) {
         json_object *o = event_new("stats");
-        json_object *arr = json_object_new_array();
-        uint64_t total[_VCPU_STAT_MAX] = { 0 };
-        json_object *tot = json_object_new_object();
 
-        for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                json_object *v = json_object_new_object();
-
-                json_object_object_add(v, "id", json_object_new_int((int)i));
-                for (int k = 0; k < _VCPU_STAT_MAX; k++) {
-                        uint64_t c = vcpu_stat_get(vm->vcpus[i], (enum vcpu_stat)k);
-
-                        total[k] += c;
-                        json_object_object_add(v, stat_names[k], json_object_new_uint64(c));
-                }
-                json_object_array_add(arr, v);
+        /* The same object as `vmlaunch ctl NAME stats --json` (stats.h). */
+        if (stats_json_into(st, o) < 0) {
+                json_object_put(o);
+                return;
         }
-        for (int k = 0; k < _VCPU_STAT_MAX; k++)
-                json_object_object_add(tot, stat_names[k], json_object_new_uint64(total[k]));
-        json_object_object_add(o, "vcpus", arr);
-        json_object_object_add(o, "total", tot);
-        emit(s, o);
+        emit(m->userdata, o);
 }
 
 static void on_exited(struct monitor *m, int exit_code, const char *reason, const char *plugin_status) {
@@ -201,6 +182,7 @@ static void on_exited(struct monitor *m, int exit_code, const char *reason, cons
         json_object_object_add(o, "exit_code", json_object_new_int(exit_code));
         json_object_object_add(o, "reason", json_object_new_string(reason));
         json_object_object_add(o, "plugin", json_object_new_string(plugin_status));
+        json_object_object_add(o, "cause", json_object_new_string(m->stop_cause ? m->stop_cause : "error"));
         if (s->dropped_total)
                 json_object_object_add(o, "status_dropped", json_object_new_uint64(s->dropped_total));
         /* The last line: queued past the bound, for the final drain. */
@@ -209,7 +191,17 @@ static void on_exited(struct monitor *m, int exit_code, const char *reason, cons
         json_object_put(o);
 }
 
-int status_new(struct sink *out, unsigned stats_interval_s, struct status **ret) {
+int status_new_writer(status_write_fn write, void *data, unsigned stats_interval_ms, struct status **ret) {
+        int r = status_new(NULL, stats_interval_ms, false, ret);
+
+        if (r < 0)
+                return r;
+        (*ret)->write = write;
+        (*ret)->write_data = data;
+        return 0;
+}
+
+int status_new(struct sink *out, unsigned stats_interval_ms, bool echo_plugin_output, struct status **ret) {
         struct status *s = calloc(1, sizeof(*s));
 
         if (!s)
@@ -217,14 +209,17 @@ int status_new(struct sink *out, unsigned stats_interval_s, struct status **ret)
         s->out = out;
         s->mon = (struct monitor){
                 .userdata = s,
-                .tick_ms = stats_interval_s * 1000u,
+                .tick_ms = stats_interval_ms,
                 .input_fd = -1,
+                .shows_plugin_output = !echo_plugin_output,
+                .writes_stdout = out != NULL,
                 .started = on_started,
                 .running = on_running,
                 .plugin_output = on_output,
                 .plugin_output_dropped = on_output_dropped,
                 .stopping = on_stopping,
-                .tick = stats_interval_s ? on_tick : NULL,
+                .tick = stats_interval_ms ? on_tick : NULL,
+                .final_stats = on_tick,
                 .exited = on_exited,
         };
         *ret = s;
@@ -234,7 +229,6 @@ int status_new(struct sink *out, unsigned stats_interval_s, struct status **ret)
 void status_free(struct status *s) {
         if (!s)
                 return;
-        free(s->last);
         free(s);
 }
 

@@ -98,7 +98,7 @@ awk '
 }' "$dir/ref/conf/reference.conf" > "$dir/keys"
 [ "$(grep -c 'active$' "$dir/keys")" -ge 17 ] || fail "too few keys found in reference.conf: $(cat "$dir/keys")"
 for k in lane limits.tasks limits.memory_mib limits.irq_events plugin.path sandbox.enabled limits.cgroup_parent \
-         network.host_ip network.tap_name; do
+         network.host_ip network.tap_name sandbox.seccomp_base; do
         grep -q "^$k	" "$dir/keys" || fail "reference.conf walk missed $k: $(cat "$dir/keys")"
 done
 tab=$(printf '\t')
@@ -118,6 +118,9 @@ grep -q "memory_mib = 4096;" "$dir/out" && grep -q "tasks = 0;" "$dir/out" || fa
 for k in nofile connections memory_regions guest_memory_mib ranges irq_events; do
         grep -q "^  $k = [0-9]*;" "$dir/out" || fail "--check does not print limits.$k: $(cat "$dir/out")"
 done
+grep -q "^  seccomp_base = true;" "$dir/out" || fail "--check does not print sandbox.seccomp_base: $(cat "$dir/out")"
+expect 0 "$bin" --check -c "$dir/ref/conf/reference.conf" --set sandbox.seccomp_base=false
+grep -q "^  seccomp_base = false;" "$dir/out" || fail "--set sandbox.seccomp_base=false: $(cat "$dir/out")"
 
 # @include: relative to the config's directory wherever --check runs; an
 # error inside an included file names it; a FIFO or a directory is
@@ -151,7 +154,25 @@ expect 2 "$bin" --headless -c "$dir/bad.conf"
 grep -q "bad.conf:1: vcpus: must be between 1 and" "$dir/err" || fail "vcpus error: $(cat "$dir/err")"
 grep -q "bad.conf:2: bogus: unknown key" "$dir/err" || fail "unknown key error: $(cat "$dir/err")"
 [ ! -e "$dir/started" ] || fail "the plugin started despite a bad config"
-[ ! -s "$dir/out" ] || fail "a status line was written for a config error: $(cat "$dir/out")"
+# Headless, stdout still ends with the exited line, which carries the
+# reason: the one line written.
+[ "$(wc -l < "$dir/out")" = 1 ] || fail "want the exited line alone on stdout: $(cat "$dir/out")"
+grep -q '^{"event":"exited",.*"exit_code":2,.*"reason":"config: .*bogus: unknown key.*vcpus: must be between' \
+        "$dir/out" || fail "the exited line does not carry the config errors: $(cat "$dir/out")"
+grep -q '"plugin":"not started","cause":"config"}$' "$dir/out" || fail "exited: plugin/cause: $(cat "$dir/out")"
+# A usage error too, headless; with a terminal watching, nothing on stdout.
+expect 2 "$bin" --headless -c "$dir/bad.conf" --stats-interval 0.001
+grep -q '"event":"exited",.*"exit_code":2,.*"reason":"usage: --stats-interval' "$dir/out" ||
+        fail "usage error, headless: $(cat "$dir/out")"
+
+# --stats-interval takes fractions of a second, 0.01 .. 86400 or 0.
+for v in 0.25 0.01 1 0 86400 1.5; do
+        expect 0 "$bin" --check -c "$dir/ref/conf/reference.conf" --stats-interval "$v"
+done
+for v in 0.001 -1 abc 0.25s nan inf 86401 ''; do
+        expect 2 "$bin" --check -c "$dir/ref/conf/reference.conf" --stats-interval "$v"
+        grep -q -- "--stats-interval: expected seconds" "$dir/err" || fail "--stats-interval '$v': $(cat "$dir/err")"
+done
 
 # A bad seccomp policy is a config error too, under --check.
 printf 'read: 1\nnope: 1\n' > "$dir/bad.policy"

@@ -13,6 +13,53 @@
 #include "test_util.h"
 #include "util.h"
 
+/* Allocation failures, injected: the test binary is linked with
+ * -Wl,--wrap for these five (tests/CMakeLists.txt), so every call the
+ * config code makes goes through them.  Armed with a countdown n, the
+ * allocation after n more succeeds fails; libconfig's and libc's own
+ * allocations are not ours to fail (they are not wrapped). */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+
+static long alloc_countdown = -1;       /* < 0: no injection */
+static bool alloc_failed;
+
+static bool fail_alloc(void) {
+        if (alloc_countdown < 0 || alloc_countdown-- > 0)
+                return false;
+        alloc_failed = true;
+        errno = ENOMEM;
+        return true;
+}
+
+void *__wrap_malloc(size_t n) {
+        return fail_alloc() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+        return fail_alloc() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+        return fail_alloc() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s) {
+        return fail_alloc() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n) {
+        return fail_alloc() ? NULL : __real_strndup(s, n);
+}
+
 static char dir[64];
 static char plugin[128];
 
@@ -80,6 +127,7 @@ START_TEST(test_defaults_and_relative_plugin) {
         ck_assert_uint_eq(cfg->shutdown_timeout_ms, 1000);
         ck_assert_uint_eq(cfg->poll_us, 200);
         ck_assert(cfg->lane);
+        ck_assert(cfg->sandbox.seccomp_base);
         ck_assert_str_eq(cfg->plugin.path, plugin);    /* resolved against the file's directory */
         ck_assert_ptr_nonnull(cfg->plugin.args);
         ck_assert_ptr_null(cfg->plugin.args[0]);
@@ -121,7 +169,7 @@ START_TEST(test_full_schema) {
                  "plugin = { path = \"%s\"; args = [ \"-v\", \"x y\" ]; root = \"%s\";\n"
                  "  mounts = ( { src = \"/usr\"; dst = \"/u\"; writable = true; }, { src = \"/etc\"; } );\n"
                  "  gid_maps = ( { inner = 1000; outer = 2000; count = 5; }, { inner = 7; } ); };\n"
-                 "sandbox = { enabled = true; seccomp_log_failures = true; };\n"
+                 "sandbox = { enabled = true; seccomp_log_failures = true; seccomp_base = false; };\n"
                  "network = { host_ip = \"192.168.50.1\"; netmask = \"255.255.255.0\"; mac = \"de:21:e8:47:6b:6a\"; };\n",
                  plugin, dir);
         ck_assert_msg(load(text, NULL, 0, &cfg, &errors) == 0, "%s", errors);
@@ -142,6 +190,7 @@ START_TEST(test_full_schema) {
         ck_assert_uint_eq(cfg->plugin.gid_maps[1].outer, 7);   /* outer defaults to inner */
         ck_assert_uint_eq(cfg->plugin.gid_maps[1].count, 1);
         ck_assert(cfg->sandbox.enabled && cfg->sandbox.seccomp_log_failures);
+        ck_assert(!cfg->sandbox.seccomp_base);
         ck_assert_int_eq(cfg->network.mode, VM_NET_CREATE);
         ck_assert_uint_eq(cfg->network.mac[0], 0xde);
         ck_assert_uint_eq(cfg->network.mac[5], 0x6a);
@@ -761,6 +810,60 @@ START_TEST(test_print_round_trip) {
 }
 END_TEST
 
+/* Every allocation of a load, failed in turn: the load fails with
+ * -ENOMEM and says "out of memory", never returns a config that silently
+ * lacks an argument, a mount, a gid map or a tap fd.  The run where no injected
+ * failure is reached loads everything. */
+START_TEST(test_allocation_failures) {
+        static const char text[] =
+                "plugin = {\n"
+                "  path = \"/bin/sh\";\n"
+                "  args = [ \"-c\", \"exit 0\", \"third\" ];\n"
+                "  env = [ \"A=1\", \"B=2\" ];\n"
+                "  mounts = ( { src = \"/tmp\"; dst = \"/mnt/t\"; writable = true; }, { src = \"/usr/\"; } );\n"
+                "  gid_maps = ( { inner = 1000; }, { inner = 5; outer = 6; count = 2; } );\n"
+                "};\n"
+                "network = { tap_fds = [ 5, 6 ]; };\n";
+        long n;
+
+        for (n = 0; n < 10000; n++) {
+                struct vm_config *c = NULL;
+                char errors[4096] = "";
+                FILE *f = tmpfile();
+                size_t len;
+                int r;
+
+                ck_assert_ptr_nonnull(f);
+                alloc_failed = false;
+                alloc_countdown = n;
+                r = config_load_buffer(text, sizeof(text) - 1, "alloc.conf", "/", NULL, 0, f, &c);
+                alloc_countdown = -1;
+                rewind(f);
+                len = fread(errors, 1, sizeof(errors) - 1, f);
+                errors[len] = '\0';
+                fclose(f);
+                if (!alloc_failed) {
+                        ck_assert_msg(r == 0, "load: %d: %s", r, errors);
+                        ck_assert_uint_eq(c->plugin.n_args, 3);
+                        ck_assert_str_eq(c->plugin.args[2], "third");
+                        ck_assert_uint_eq(c->plugin.n_env, 2);
+                        ck_assert_uint_eq(c->plugin.n_mounts, 2);
+                        ck_assert_str_eq(c->plugin.mounts[1].dst, "/usr");
+                        ck_assert_uint_eq(c->plugin.n_gid_maps, 2);
+                        ck_assert_uint_eq(c->plugin.gid_maps[1].count, 2);
+                        ck_assert_uint_eq(c->network.n_tap_fds, 2);
+                        ck_assert_int_eq(c->network.tap_fds[1], 6);
+                        config_free(c);
+                        break;
+                }
+                ck_assert_msg(r == -ENOMEM, "allocation %ld failed: the load returned %d (%s)", n, r, errors);
+                ck_assert_ptr_null(c);
+        }
+        /* The config code's own allocations were all reached. */
+        ck_assert_int_gt(n, 20);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("config");
@@ -786,6 +889,7 @@ int main(void) {
         tcase_add_test(tc, test_load_buffer);
         tcase_add_test(tc, test_wide_integers);
         tcase_add_test(tc, test_print_round_trip);
+        tcase_add_test(tc, test_allocation_failures);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

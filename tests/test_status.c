@@ -98,14 +98,16 @@ START_TEST(test_events_parse) {
 
         ck_assert_int_eq(pipe(p), 0);
         ck_assert_int_eq(sink_open(p[1], STATUS_QUEUE_MAX, &out), 0);
-        ck_assert_int_eq(status_new(out, 0, &s), 0);
+        ck_assert_int_eq(status_new(out, 0, false, &s), 0);
         m = status_monitor(s);
         m->started(m, &info);
         m->running(m);
         m->plugin_output(m, MONITOR_STDERR, nasty, sizeof(nasty) - 1);
         m->plugin_output(m, MONITOR_STDOUT, "hello", 5);
+        m->stop_cause = "signal";
         m->stopping(m, "SIGTERM received", monitor_now_usec() + 1000000);
         m->plugin_output_dropped(m, MONITOR_STDOUT, 7, 99);
+        m->stop_cause = "plugin_exit";
         m->exited(m, 0, "shutdown: stopped on request", "exited 0");
         sink_free(out);
         close(p[1]);
@@ -143,6 +145,7 @@ START_TEST(test_events_parse) {
                 case 4:
                         ck_assert_str_eq(ev, "stopping");
                         ck_assert_str_eq(field(o, "reason"), "SIGTERM received");
+                        ck_assert_str_eq(field(o, "cause"), "signal");
                         ck_assert_int_ge(atoi(field(o, "deadline_ms")), 900);
                         break;
                 case 5:
@@ -155,6 +158,7 @@ START_TEST(test_events_parse) {
                         ck_assert_str_eq(ev, "exited");
                         ck_assert_str_eq(field(o, "exit_code"), "0");
                         ck_assert_str_eq(field(o, "plugin"), "exited 0");
+                        ck_assert_str_eq(field(o, "cause"), "plugin_exit");
                         ck_assert(!json_object_object_get_ex(o, "status_dropped", NULL));
                         break;
                 default:
@@ -178,7 +182,7 @@ START_TEST(test_closed_stream_does_not_stop) {
         close(p[0]);
         signal(SIGPIPE, SIG_IGN);
         ck_assert_int_eq(sink_open(p[1], STATUS_QUEUE_MAX, &out), 0);
-        ck_assert_int_eq(status_new(out, 0, &s), 0);
+        ck_assert_int_eq(status_new(out, 0, false, &s), 0);
         m = status_monitor(s);
         /* Writes fail with EPIPE; the calls return and nothing crashes. */
         for (int i = 0; i < 3; i++)
@@ -208,7 +212,7 @@ START_TEST(test_unread_pipe_never_blocks) {
         ck_assert_int_eq(pipe(p), 0);
         signal(SIGPIPE, SIG_IGN);
         ck_assert_int_eq(sink_open(p[1], 64 * 1024, &out), 0);
-        ck_assert_int_eq(status_new(out, 0, &s), 0);
+        ck_assert_int_eq(status_new(out, 0, false, &s), 0);
         m = status_monitor(s);
         t0 = now_s();
         /* ~100 bytes each: 2 MiB, far more than the pipe and the queue. */

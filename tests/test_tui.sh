@@ -1,8 +1,9 @@
 #!/bin/sh
 # The terminal monitor under tmux, for real: a busy 2-vCPU VM; the vCPU
 # rows are there and their counters grow, the plugin's stderr line shows,
-# a resize keeps the layout, `q` shows the countdown and vmlaunch exits 0,
-# and the terminal is sane afterwards.  Needs /dev/kvm, root and tmux.
+# a resize lays the screen out for the new width, `q` shows the countdown
+# and vmlaunch exits 0, and the terminal is sane afterwards.  Needs
+# /dev/kvm, root and tmux.
 # Usage: test_tui.sh VMLAUNCH_BIN TEST_PLUGIN_DIR POLICY
 set -u
 bin=$1 plugins=$2 policy=$3
@@ -69,11 +70,30 @@ total2=$(cap | awk '$1 == "total" { print $9 }')
         fail "the exit counters do not grow ($total1 then $total2)"
 
 step "counters grow"
-timeout 10 tmux -S "$sock" resize-window -t t -x 80 -y 24
-sleep 0.7
+# A resize is seen only if the layout follows it: the rule above the
+# output pane spans the terminal's width (COLS), so after a resize it must
+# be exactly the new width.  Without the resize handler ncurses keeps the
+# old width: the rule stays 120 wide in a wider window (and wraps in a
+# narrower one); the timer's redraws do not fix that.
+rule_width() { cap | awk '/ output \(arrows/ { print length($0); exit }'; }
+# resized COLS ROWS: resizes, then waits (bounded) for the rule to span COLS.
+resized() {
+        timeout 10 tmux -S "$sock" resize-window -t t -x "$1" -y "$2"
+        end=$(($(date +%s) + 15))
+        until [ "$(rule_width)" = "$1" ]; do
+                [ "$(date +%s)" -lt "$end" ] ||
+                        fail "after a resize to $1x$2 the output rule is $(rule_width) columns wide, want $1"
+                sleep 0.1
+        done
+}
+[ "$(rule_width)" = 120 ] || fail "the output rule is $(rule_width) columns wide in a 120-column window"
+resized 80 24
 s2=$(cap)
 echo "$s2" | grep -q "tuitest" || fail "header lost after resize"
 echo "$s2" | grep -qE "^ *total" || fail "totals row lost after resize"
+[ "$(echo "$s2" | grep -c -- '------')" = 1 ] || fail "the output rule wrapped after a resize to 80 columns"
+resized 150 40
+cap | grep -qE "^ *total" || fail "totals row lost after widening"
 
 step "resized"
 timeout 10 tmux -S "$sock" send-keys -t t q

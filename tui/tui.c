@@ -2,6 +2,8 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,18 +14,24 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tui_table.h"
+#include "tui_text.h"
+#include "stats.h"
 #include "util.h"
-#include "vcpu.h"
-#include "vm.h"
 
 #define TUI_LINES 2000          /* output kept for scrollback */
-#define TUI_LINE_MAX 512        /* longer lines are cut on screen */
+#define TUI_LINE_MAX 512        /* longer lines are kept cut, and marked so */
 #define TUI_TICK_MS 250
+#define TUI_ESC_DELAY_MS 50     /* a lone Esc is a key after this long */
+#define TUI_PAIR_STDERR 1
 
 enum tui_state { ST_STARTING, ST_RUNNING, ST_STOPPING, ST_EXITED };
 
+enum line_kind { LINE_STDOUT, LINE_STDERR, LINE_LAUNCHER };
+
 struct line {
-        bool launcher;          /* a vmlaunch log line, not the plugin's */
+        enum line_kind kind;
+        bool cut;               /* longer than TUI_LINE_MAX: shown with the cut marker */
         char text[TUI_LINE_MAX];
 };
 
@@ -31,25 +39,30 @@ struct tui {
         struct monitor mon;
         SCREEN *screen;
         bool active;
+        bool utf8;              /* LC_CTYPE is UTF-8: plugin text is shown as such */
+        bool colour;            /* else stderr lines get a marker */
+        bool alt_screen;        /* the terminal has one: the TUI leaves no trace */
+        /* The terminal's own sequences, for the output printed after the
+         * screen is given back (empty where the terminal has none). */
+        char seq_stderr[32], seq_bold[32], seq_reset[32];
 
         enum tui_state state;
         char name[64], tap[32];
         unsigned vcpus;
         pid_t pid;
-        uint64_t start_usec, deadline_usec, last_tick_usec;
+        uint64_t start_usec, deadline_usec;
         char stop_reason[160];
 
-        /* Counters seen at the last tick, and the rates since. */
-        uint64_t (*prev)[_VCPU_STAT_MAX];
-        double *rate;
-        unsigned n_stats;
-        const struct vm *vm;
+        const struct vm_stats *st;      /* the last tick's snapshot (the launcher's) */
 
-        pthread_mutex_t lock;   /* guards the ring: the log sink runs anywhere */
+        pthread_mutex_t lock;   /* guards the ring and scroll: the log sink runs anywhere */
         struct line *ring;
         size_t head, count;
+        uint64_t total_lines;   /* ever pushed, the ring's dropped ones too */
 
-        int scroll;             /* output lines scrolled back */
+        /* Output lines scrolled back from the newest; a new line moves it
+         * on by one so the lines in view stay where the user left them. */
+        int scroll;
         int vscroll;            /* first vCPU row shown */
         bool help;
 };
@@ -70,11 +83,10 @@ static void crash_handler(int sig) {
         raise(sig);
 }
 
-/* Keeps the screen safe from whatever the plugin wrote: printable ASCII
- * stays, a tab becomes a space, anything else a '?'. */
-static void push_line(struct tui *t, bool launcher, const char *s, size_t len) {
+/* Keeps the screen safe from whatever the plugin wrote (tui_text.h says
+ * what is kept), and keeps a scrolled-back view on the same lines. */
+static void push_line(struct tui *t, enum line_kind kind, const char *s, size_t len) {
         struct line *l;
-        size_t i;
 
         pthread_mutex_lock(&t->lock);
         l = &t->ring[(t->head + t->count) % TUI_LINES];
@@ -82,13 +94,11 @@ static void push_line(struct tui *t, bool launcher, const char *s, size_t len) {
                 t->head = (t->head + 1) % TUI_LINES;
         else
                 t->count++;
-        l->launcher = launcher;
-        for (i = 0; i < len && i < TUI_LINE_MAX - 1; i++) {
-                unsigned char c = (unsigned char)s[i];
-
-                l->text[i] = c == '\t' ? ' ' : (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-        }
-        l->text[i] = '\0';
+        t->total_lines++;
+        if (t->scroll > 0)
+                t->scroll++;
+        l->kind = kind;
+        l->cut = tui_text_sanitize(s, len, t->utf8, l->text, sizeof(l->text));
         pthread_mutex_unlock(&t->lock);
 }
 
@@ -102,7 +112,7 @@ static void log_sink(enum log_level level, const char *line, void *userdata) {
         };
         int n = snprintf(buf, sizeof(buf), "vmlaunch: %s%s", prefix[level], line);
 
-        push_line(userdata, true, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+        push_line(userdata, LINE_LAUNCHER, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static const char *state_name(enum tui_state s) {
@@ -119,109 +129,189 @@ static const char *state_name(enum tui_state s) {
         return "?";
 }
 
+/* Writes s at (y, x), cut at the screen's edge: curses would wrap it onto
+ * the next row. */
+static void put_clipped(const struct tui *t, int y, int x, const char *s) {
+        if (x >= COLS)
+                return;
+        mvaddnstr(y, x, s, (int)tui_text_fit(s, t->utf8, COLS - x, NULL));
+}
+
+/* The part of a line that fits in `cols` columns, and whether the cut
+ * marker follows it (in the last column, which the text then leaves). */
+static size_t line_fit(const struct tui *t, const struct line *l, int cols, bool *ret_marker) {
+        int w;
+        size_t n = tui_text_fit(l->text, t->utf8, cols, &w);
+
+        *ret_marker = l->cut || l->text[n] != '\0';
+        if (*ret_marker && cols > 0)
+                n = tui_text_fit(l->text, t->utf8, cols - 1, NULL);
+        return n;
+}
+
+/* Without colours, a gutter tells the streams apart: "! " for stderr. */
+static const char *gutter(const struct tui *t, const struct line *l) {
+        if (t->colour)
+                return "";
+        return l->kind == LINE_STDERR ? "! " : "  ";
+}
+
+static const char *cut_marker(const struct tui *t) {
+        return t->utf8 ? "\u2026" : ">";
+}
+
+static void draw_line(const struct tui *t, int y, const struct line *l) {
+        const char *g = gutter(t, l);
+        attr_t attr = l->kind == LINE_LAUNCHER ? A_BOLD
+                      : l->kind == LINE_STDERR && t->colour ? COLOR_PAIR(TUI_PAIR_STDERR)
+                                                             : A_NORMAL;
+        bool marker;
+        size_t n = line_fit(t, l, COLS - (int)strlen(g), &marker);
+
+        mvaddstr(y, 0, g);
+        attron(attr);
+        addnstr(l->text, (int)n);
+        attroff(attr);
+        if (marker) {
+                attron(A_REVERSE);
+                addstr(cut_marker(t));
+                attroff(A_REVERSE);
+        }
+}
+
+static void draw_table(struct tui *t, int *y) {
+        static const enum tui_col stat_col[_VCPU_STAT_MAX] = {
+                [VCPU_STAT_IO_IN] = TUI_COL_IO_IN,         [VCPU_STAT_IO_OUT] = TUI_COL_IO_OUT,
+                [VCPU_STAT_MMIO_READ] = TUI_COL_MMIO_READ, [VCPU_STAT_MMIO_WRITE] = TUI_COL_MMIO_WRITE,
+                [VCPU_STAT_HYPERV] = TUI_COL_HYPERV,       [VCPU_STAT_USER] = TUI_COL_USER,
+                [VCPU_STAT_OTHER] = TUI_COL_OTHER,
+        };
+        unsigned n = t->st ? t->st->n_vcpus : 0, rows;
+        uint64_t total[_TUI_COL_MAX] = { 0 };
+        struct tui_table tb;
+        char buf[256];
+
+        /* Half the screen at most for the table, one row on a tiny one, so
+         * the totals stay in view; it scrolls. */
+        rows = n;
+        if (rows > (LINES > 5 ? (unsigned)(LINES - 4) / 2 : 1u))
+                rows = LINES > 5 ? (unsigned)(LINES - 4) / 2 : 1u;
+        if (t->vscroll > (int)(n - rows))
+                t->vscroll = (int)(n - rows);
+        if (t->vscroll < 0)
+                t->vscroll = 0;
+        /* The totals first: no row has a wider number, so they size the
+         * columns. */
+        if (t->st) {
+                for (int k = 0; k < _VCPU_STAT_MAX; k++)
+                        total[stat_col[k]] = t->st->total.count[k];
+                total[TUI_COL_TOTAL] = t->st->total.exits;
+                total[TUI_COL_RATE] = (uint64_t)(t->st->total.rate + 0.5);
+        }
+        total[TUI_COL_VCPU] = n ? n - 1 : 0;
+        tui_table_layout(&tb, COLS, total);
+
+        tui_table_header(&tb, buf, sizeof(buf));
+        attron(A_BOLD);
+        put_clipped(t, (*y)++, 0, buf);
+        attroff(A_BOLD);
+        for (unsigned i = (unsigned)t->vscroll; i < n && i < (unsigned)t->vscroll + rows; i++) {
+                uint64_t v[_TUI_COL_MAX] = { 0 };
+                char label[16];
+
+                for (int k = 0; k < _VCPU_STAT_MAX; k++)
+                        v[stat_col[k]] = t->st->vcpus[i].count[k];
+                v[TUI_COL_TOTAL] = t->st->vcpus[i].exits;
+                v[TUI_COL_RATE] = (uint64_t)(t->st->vcpus[i].rate + 0.5);
+                snprintf(label, sizeof(label), "%u", i);
+                tui_table_row(&tb, label, v, buf, sizeof(buf));
+                put_clipped(t, (*y)++, 0, buf);
+        }
+        tui_table_row(&tb, "total", total, buf, sizeof(buf));
+        attron(A_BOLD);
+        put_clipped(t, (*y)++, 0, buf);
+        attroff(A_BOLD);
+
+        /* The separator says which rows are shown: on a line of its own
+         * it cannot cover a number. */
+        mvhline(*y, 0, '-', COLS);
+        if (rows < n) {
+                int len = snprintf(buf, sizeof(buf), " rows %u-%u of %u (j/k) ", t->vscroll, t->vscroll + rows - 1, n);
+
+                if (len > 0 && COLS - len - 2 > 0)
+                        put_clipped(t, *y, COLS - len - 2, buf);
+        }
+}
+
+static void draw_help(const struct tui *t) {
+        static const char *const text[] = {
+                "                                                                        ",
+                "  q, F10     stop gracefully (the plugin gets its shutdown eventfd)     ",
+                "  K          kill the plugin now                                        ",
+                "  Up/Down    scroll the output one line                                 ",
+                "  PgUp/PgDn  scroll the output one page                                 ",
+                "  Home/End   the oldest output kept / follow the newest                 ",
+                "  j/k        scroll the vCPU rows                                       ",
+                "  ?, Esc     close this help                                            ",
+                "                                                                        ",
+        };
+
+        attron(A_REVERSE);
+        for (size_t i = 0; i < ARRAY_SIZE(text); i++)
+                put_clipped(t, 3 + (int)i, COLS > 76 ? 4 : 0, text[i]);
+        attroff(A_REVERSE);
+}
+
 static void draw(struct tui *t) {
         uint64_t now = monitor_now_usec(), up = (now - t->start_usec) / 1000000u;
-        unsigned n = t->vm ? t->vm->n_vcpus : 0, rows, out_top, out_rows;
-        uint64_t total[_VCPU_STAT_MAX + 1] = { 0 };
-        double total_rate = 0;
-        int y = 0;
+        unsigned out_top, out_rows;
+        char buf[320];
+        int y = 0, scroll;
 
         if (!t->active)
                 return;
         erase();
         attron(A_REVERSE);
-        mvprintw(y++, 0, " vmlaunch  %s  %s  up %02llu:%02llu:%02llu  vCPUs %u  plugin pid %d%s%s ", t->name,
+        mvhline(y, 0, ' ', COLS);
+        snprintf(buf, sizeof(buf), " vmlaunch  %s  %s  up %02llu:%02llu:%02llu  vCPUs %u  plugin pid %d%s%s ", t->name,
                  state_name(t->state), (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
                  (unsigned long long)(up % 60), t->vcpus, t->pid, t->tap[0] ? "  tap " : "", t->tap);
-        clrtoeol();
+        put_clipped(t, y++, 0, buf);
         attroff(A_REVERSE);
-        attron(A_BOLD);
-        mvprintw(y++, 0, "%5s %10s %10s %10s %10s %8s %8s %8s %12s %10s", "vCPU", "IO in", "IO out", "MMIO rd",
-                 "MMIO wr", "Hyper-V", "paused", "other", "total", "exits/s");
-        attroff(A_BOLD);
-
-        /* Half the screen at most for the table; it scrolls. */
-        rows = n;
-        if (LINES > 8 && rows > (unsigned)(LINES - 4) / 2)
-                rows = (unsigned)(LINES - 4) / 2;
-        if (t->vscroll > (int)(n - rows))
-                t->vscroll = (int)(n - rows);
-        if (t->vscroll < 0)
-                t->vscroll = 0;
-        for (unsigned i = 0; i < n; i++) {
-                uint64_t c[_VCPU_STAT_MAX], sum = 0;
-
-                for (int k = 0; k < _VCPU_STAT_MAX; k++) {
-                        c[k] = vcpu_stat_get(t->vm->vcpus[i], (enum vcpu_stat)k);
-                        sum += c[k];
-                        total[k] += c[k];
-                }
-                total[_VCPU_STAT_MAX] += sum;
-                total_rate += i < t->n_stats ? t->rate[i] : 0;
-                if (i < (unsigned)t->vscroll || i >= (unsigned)t->vscroll + rows)
-                        continue;
-                mvprintw(y++, 0, "%5u %10llu %10llu %10llu %10llu %8llu %8llu %8llu %12llu %10.0f", i,
-                         (unsigned long long)c[VCPU_STAT_IO_IN], (unsigned long long)c[VCPU_STAT_IO_OUT],
-                         (unsigned long long)c[VCPU_STAT_MMIO_READ], (unsigned long long)c[VCPU_STAT_MMIO_WRITE],
-                         (unsigned long long)c[VCPU_STAT_HYPERV], (unsigned long long)c[VCPU_STAT_USER],
-                         (unsigned long long)c[VCPU_STAT_OTHER], (unsigned long long)sum,
-                         i < t->n_stats ? t->rate[i] : 0.0);
-        }
-        attron(A_BOLD);
-        mvprintw(y++, 0, "%5s %10llu %10llu %10llu %10llu %8llu %8llu %8llu %12llu %10.0f", "total",
-                 (unsigned long long)total[VCPU_STAT_IO_IN], (unsigned long long)total[VCPU_STAT_IO_OUT],
-                 (unsigned long long)total[VCPU_STAT_MMIO_READ], (unsigned long long)total[VCPU_STAT_MMIO_WRITE],
-                 (unsigned long long)total[VCPU_STAT_HYPERV], (unsigned long long)total[VCPU_STAT_USER],
-                 (unsigned long long)total[VCPU_STAT_OTHER], (unsigned long long)total[_VCPU_STAT_MAX], total_rate);
-        attroff(A_BOLD);
-        if (rows < n)
-                mvprintw(y - 1, COLS > 30 ? COLS - 24 : 0, "rows %u-%u of %u (j/k)", t->vscroll,
-                         t->vscroll + rows - 1, n);
-        mvhline(y++, 0, '-', COLS);
-        mvprintw(y - 1, 2, " output (arrows, PgUp/PgDn)%s ", t->scroll ? " [scrolled back]" : "");
+        draw_table(t, &y);
+        y++;
 
         out_top = (unsigned)y;
         out_rows = LINES > y + 1 ? (unsigned)(LINES - y - 1) : 0;
         pthread_mutex_lock(&t->lock);
         if (t->scroll > (int)t->count - (int)out_rows)
                 t->scroll = (int)t->count > (int)out_rows ? (int)t->count - (int)out_rows : 0;
+        scroll = t->scroll;
         for (unsigned r = 0; r < out_rows; r++) {
-                long idx = (long)t->count - (long)out_rows - t->scroll + (long)r;
-                const struct line *l;
+                long idx = (long)t->count - (long)out_rows - scroll + (long)r;
 
-                if (idx < 0)
-                        continue;
-                l = &t->ring[(t->head + (size_t)idx) % TUI_LINES];
-                if (l->launcher)
-                        attron(A_BOLD);
-                mvaddnstr((int)(out_top + r), 0, l->text, COLS);
-                if (l->launcher)
-                        attroff(A_BOLD);
+                if (idx >= 0)
+                        draw_line(t, (int)(out_top + r), &t->ring[(t->head + (size_t)idx) % TUI_LINES]);
         }
         pthread_mutex_unlock(&t->lock);
+        if (scroll)
+                snprintf(buf, sizeof(buf), " output: %d lines back (End: follow) ", scroll);
+        else
+                snprintf(buf, sizeof(buf), " output (arrows, PgUp/PgDn) ");
+        put_clipped(t, (int)out_top - 1, 2, buf);
 
         attron(A_REVERSE);
+        mvhline(LINES - 1, 0, ' ', COLS);
         if (t->state == ST_STOPPING) {
                 double left = t->deadline_usec > now ? (double)(t->deadline_usec - now) / 1e6 : 0;
 
-                mvprintw(LINES - 1, 0, " stopping: %s -- SIGKILL in %.1f s  (K: kill now) ", t->stop_reason, left);
+                snprintf(buf, sizeof(buf), " stopping: %s -- SIGKILL in %.1f s  (K: kill now) ", t->stop_reason, left);
         } else
-                mvprintw(LINES - 1, 0, " q stop   K kill now   ? help ");
-        clrtoeol();
+                snprintf(buf, sizeof(buf), " q stop   K kill now   ? help ");
+        put_clipped(t, LINES - 1, 0, buf);
         attroff(A_REVERSE);
-        if (t->help) {
-                static const char *const text[] = {
-                        "  q          stop gracefully (the plugin gets its shutdown eventfd)  ",
-                        "  K          kill the plugin now                                      ",
-                        "  Up/Down    scroll the output one line                               ",
-                        "  PgUp/PgDn  scroll the output one page                               ",
-                        "  j/k        scroll the vCPU rows                                     ",
-                        "  ?          close this help                                          ",
-                };
-
-                for (size_t i = 0; i < ARRAY_SIZE(text); i++)
-                        mvaddstr(3 + (int)i, 4, text[i]);
-        }
+        if (t->help)
+                draw_help(t);
         refresh();
 }
 
@@ -243,8 +333,7 @@ static void on_running(struct monitor *m) {
 }
 
 static void on_output(struct monitor *m, enum monitor_stream stream, const char *line, size_t len) {
-        (void)stream;
-        push_line(m->userdata, false, line, len);
+        push_line(m->userdata, stream == MONITOR_STDERR ? LINE_STDERR : LINE_STDOUT, line, len);
 }
 
 /* A marker in the output pane where the plugin's lines were dropped (over
@@ -255,7 +344,7 @@ static void on_output_dropped(struct monitor *m, enum monitor_stream stream, uin
                          (unsigned long long)lines, (unsigned long long)bytes,
                          stream == MONITOR_STDOUT ? "stdout" : "stderr");
 
-        push_line(m->userdata, true, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+        push_line(m->userdata, LINE_LAUNCHER, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void on_stopping(struct monitor *m, const char *reason, uint64_t deadline_usec) {
@@ -267,28 +356,10 @@ static void on_stopping(struct monitor *m, const char *reason, uint64_t deadline
         draw(t);
 }
 
-static void on_tick(struct monitor *m, const struct vm *vm) {
+static void on_tick(struct monitor *m, const struct vm_stats *st) {
         struct tui *t = m->userdata;
-        uint64_t now = monitor_now_usec();
 
-        t->vm = vm;
-        if (!t->prev && vm->n_vcpus) {
-                t->prev = calloc(vm->n_vcpus, sizeof(*t->prev));
-                t->rate = calloc(vm->n_vcpus, sizeof(*t->rate));
-                t->n_stats = t->prev && t->rate ? vm->n_vcpus : 0;
-        }
-        for (unsigned i = 0; i < t->n_stats; i++) {
-                uint64_t delta = 0;
-
-                for (int k = 0; k < _VCPU_STAT_MAX; k++) {
-                        uint64_t c = vcpu_stat_get(vm->vcpus[i], (enum vcpu_stat)k);
-
-                        delta += c - t->prev[i][k];
-                        t->prev[i][k] = c;
-                }
-                t->rate[i] = t->last_tick_usec ? (double)delta * 1e6 / (double)(now - t->last_tick_usec) : 0;
-        }
-        t->last_tick_usec = now;
+        t->st = st;
         draw(t);
 }
 
@@ -309,8 +380,10 @@ static enum monitor_action on_input(struct monitor *m) {
         int c;
 
         while ((c = getch()) != ERR) {
+                pthread_mutex_lock(&t->lock);
                 switch (c) {
                 case 'q':
+                case KEY_F(10):
                         a = MONITOR_ACTION_STOP;
                         break;
                 case 'K':
@@ -328,6 +401,12 @@ static enum monitor_action on_input(struct monitor *m) {
                 case KEY_NPAGE:
                         t->scroll = t->scroll > page ? t->scroll - page : 0;
                         break;
+                case KEY_HOME:
+                        t->scroll = TUI_LINES;  /* draw() stops it at the oldest */
+                        break;
+                case KEY_END:
+                        t->scroll = 0;
+                        break;
                 case 'j':
                         t->vscroll++;
                         break;
@@ -337,12 +416,54 @@ static enum monitor_action on_input(struct monitor *m) {
                 case '?':
                         t->help = !t->help;
                         break;
+                case 27:        /* Esc, alone: a sequence would be a KEY_ code */
+                        t->help = false;
+                        break;
                 default:
                         break;
                 }
+                pthread_mutex_unlock(&t->lock);
         }
         draw(t);
         return a;
+}
+
+/* Writes one retained line to the terminal given back: the same text and
+ * cut as on the screen, the stream told by the terminal's colour or the
+ * gutter. */
+static void print_line(const struct tui *t, FILE *f, const struct line *l) {
+        const char *g = gutter(t, l);
+        const char *on = l->kind == LINE_LAUNCHER ? t->seq_bold : l->kind == LINE_STDERR ? t->seq_stderr : "";
+        bool marker;
+        size_t n = line_fit(t, l, COLS - (int)strlen(g), &marker);
+
+        fprintf(f, "%s%s%.*s%s%s\n", g, on, (int)n, l->text, *on ? t->seq_reset : "", marker ? cut_marker(t) : "");
+}
+
+/* The run's last screenful of output stays on the terminal when the
+ * screen is given back (a VM that lives 5 ms would otherwise leave
+ * nothing to read), after a note of how many lines came before it. */
+static void print_retained(struct tui *t) {
+        size_t n, first;
+        uint64_t before;
+
+        if (!t->alt_screen)
+                fputs("\n", stdout);
+        pthread_mutex_lock(&t->lock);
+        /* A screenful, less the rows of the note, the exit line, and the
+         * shell's prompt after it. */
+        n = t->count;
+        if (LINES > 5 && n > (size_t)LINES - 4)
+                n = (size_t)LINES - 4;
+        first = t->count - n;
+        before = t->total_lines - n;
+        if (before)
+                fprintf(stdout, "[vmlaunch: %llu earlier line%s of output not shown]\n", (unsigned long long)before,
+                        before == 1 ? "" : "s");
+        for (size_t i = first; i < t->count; i++)
+                print_line(t, stdout, &t->ring[(t->head + i) % TUI_LINES]);
+        pthread_mutex_unlock(&t->lock);
+        fflush(stdout);
 }
 
 static void restore(struct tui *t) {
@@ -351,6 +472,7 @@ static void restore(struct tui *t) {
         t->active = false;
         endwin();
         log_set_sink(NULL, NULL);
+        print_retained(t);
 }
 
 static void on_exited(struct monitor *m, int exit_code, const char *reason, const char *plugin_status) {
@@ -363,6 +485,42 @@ static void on_exited(struct monitor *m, int exit_code, const char *reason, cons
         /* The terminal is given back now, so the last log line lands on a
          * sane screen. */
         restore(t);
+}
+
+/* Copies a terminfo string capability, empty where the terminal lacks it
+ * or it does not fit.  Its padding ("$<2>") is left out: that is a note
+ * for tputs, not bytes for the terminal, and a terminal that needs the
+ * delay does not exist any more. */
+static void copy_cap(char *out, size_t size, const char *cap) {
+        size_t o = 0;
+
+        out[0] = '\0';
+        if (!cap || cap == (const char *)-1)
+                return;
+        for (const char *p = cap; *p; p++) {
+                if (p[0] == '$' && p[1] == '<' && strchr(p, '>')) {
+                        p = strchr(p, '>');
+                        continue;
+                }
+                if (o + 1 >= size) {
+                        out[0] = '\0';
+                        return;
+                }
+                out[o++] = *p;
+        }
+        out[o] = '\0';
+}
+
+static void term_sequences(struct tui *t) {
+        const char *setaf = tigetstr("setaf");
+
+        if (t->colour && setaf && setaf != (const char *)-1)
+                copy_cap(t->seq_stderr, sizeof(t->seq_stderr), tiparm(setaf, COLOR_RED));
+        copy_cap(t->seq_bold, sizeof(t->seq_bold), tigetstr("bold"));
+        copy_cap(t->seq_reset, sizeof(t->seq_reset), tigetstr("sgr0"));
+        /* Without an alternate screen the last frame stays, and the cursor
+         * is left on its bottom bar. */
+        t->alt_screen = tigetstr("smcup") && tigetstr("smcup") != (const char *)-1;
 }
 
 int tui_new(struct tui **ret) {
@@ -383,6 +541,15 @@ int tui_new(struct tui **ret) {
         pthread_mutex_init(&t->lock, NULL);
         if (tcgetattr(STDIN_FILENO, &saved_termios) == 0)
                 have_saved_termios = true;
+        /* The user's character set, for ncursesw and wcwidth, when it is
+         * UTF-8; else plain ASCII is shown, in the C locale.  Only
+         * LC_CTYPE: numbers keep their form.  In a UTF-8 locale no single
+         * byte >= 0x80 is a space or printable, as in C, so the byte
+         * parsers elsewhere (the seccomp policy's isspace) read the same. */
+        setlocale(LC_CTYPE, "");
+        t->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+        if (!t->utf8)
+                setlocale(LC_CTYPE, "C");
         t->screen = newterm(NULL, stdout, stdin);
         if (!t->screen) {
                 pthread_mutex_destroy(&t->lock);
@@ -396,6 +563,12 @@ int tui_new(struct tui **ret) {
         nodelay(stdscr, TRUE);
         keypad(stdscr, TRUE);
         curs_set(0);
+        set_escdelay(TUI_ESC_DELAY_MS);
+        if (has_colors() && start_color() == OK) {
+                use_default_colors();
+                t->colour = init_pair(TUI_PAIR_STDERR, COLOR_RED, -1) == OK;
+        }
+        term_sequences(t);
         t->active = true;
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < ARRAY_SIZE(crash_signals); i++)
@@ -435,8 +608,6 @@ void tui_free(struct tui *t) {
                 signal(crash_signals[i], SIG_DFL);
         delscreen(t->screen);
         pthread_mutex_destroy(&t->lock);
-        free(t->prev);
-        free(t->rate);
         free(t->ring);
         free(t);
 }

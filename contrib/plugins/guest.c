@@ -1,3 +1,8 @@
+/* memfd_create, its seals and pthread_tryjoin_np are GNU extensions; the
+ * example builds outside this project's build (which defines it) too. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "guest.h"
 
 #include <errno.h>
