@@ -1,10 +1,13 @@
 #!/bin/sh
 # A/B of the plugin I/O path between two builds, on a noisy machine: each
-# round runs the bare KVM loop, then build A, then build B (30000 exits
-# each, the I/O kind of bench_plugin), and the medians are taken of the
-# rounds' own ratios, so a slow patch of the machine weighs on both sides
-# of one ratio.  Prints every round, then the medians: A and B against
-# the bare loop, and B against A.
+# round runs the bare KVM loop, then builds A and B, A first in odd
+# rounds and B first in even ones (whichever runs second finds the
+# caches, the CPU's clock and the other tenants in another state: the
+# order must not favour one build), 30000 exits each, the I/O kind of
+# bench_plugin.  The medians are taken of the rounds' own ratios, so a
+# slow patch of the machine weighs on both sides of one ratio; the ratio
+# of the medians follows for comparison.  Prints every round, then A and
+# B against the bare loop, and B against A.
 #
 # Usage: bench/ab.sh BUILD_A BUILD_B [ROUNDS [KIND [CONFIG_LINES]]]
 #   BUILD_A, BUILD_B  two CMake build directories (of two worktrees); the
@@ -16,7 +19,7 @@
 #   git worktree add /tmp/base HEAD && cmake -S /tmp/base -B /tmp/base/build &&
 #   cmake --build /tmp/base/build && bench/ab.sh /tmp/base/build build 21
 set -eu
-[ $# -ge 2 ] || { sed -n '2,18p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
 a=$1 b=$2 rounds=${3:-15} kind=${4:-out} extra=${5:-}
 n=30000
 dir=$(mktemp -d /tmp/vmlaunch-ab-XXXXXX)
@@ -46,20 +49,35 @@ median() {
         sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-echo "round  bare us  A us  B us"
+echo "round  bare us  A us  B us  (first)"
 for i in $(seq "$rounds"); do
         bare=$("$b/bench/bench_vmlaunch" --bare "$kind" $n)
-        ta=$(per_exit "$a" "$dir/a.conf")
-        tb=$(per_exit "$b" "$dir/b.conf")
+        if [ $((i % 2)) = 1 ]; then
+                first=A
+                ta=$(per_exit "$a" "$dir/a.conf")
+                tb=$(per_exit "$b" "$dir/b.conf")
+        else
+                first=B
+                tb=$(per_exit "$b" "$dir/b.conf")
+                ta=$(per_exit "$a" "$dir/a.conf")
+        fi
         if [ -z "$ta" ] || [ -z "$tb" ]; then
                 echo "ab.sh: a run gave no timing" >&2
                 exit 1
         fi
-        echo "$i $bare $ta $tb" | tee -a "$dir/rounds"
+        echo "$i $bare $ta $tb $first" | tee -a "$dir/rounds"
 done
-# ratio X Y NAME: the median of column X over column Y.
+# column X: the numbers of column X of the rounds.
+column() {
+        awk -v x="$1" '{ print $x }' "$dir/rounds"
+}
+# ratio X Y NAME: the median of column X over column Y, then the ratio of
+# the two columns' medians.
 ratio() {
-        printf '%-8s %s\n' "$3" "$(awk -v x="$1" -v y="$2" '{ print $x / $y }' "$dir/rounds" | median)"
+        mx=$(column "$1" | median) my=$(column "$2" | median)
+        printf '%-8s %s  (ratio of medians %s)\n' "$3" \
+                "$(awk -v x="$1" -v y="$2" '{ print $x / $y }' "$dir/rounds" | median)" \
+                "$(awk -v mx="$mx" -v my="$my" 'BEGIN { print mx / my }')"
 }
 ratio 3 2 A/bare
 ratio 4 2 B/bare

@@ -1,19 +1,24 @@
 /* Benchmarks, as ratios against baselines measured in the same run (these
- * machines are noisy; absolute times are printed, never asserted):
+ * machines are noisy; absolute times are printed, never asserted).  Each
+ * baseline does the work its row's vmlaunch run does (bare.h):
  *
  *  io      plugin I/O round trip (guest `out`, plugin Wait/Resume): on
  *          the lane with both ends polling (the defaults), on the pipes
  *          polling (lane = false), and on the pipes blocking (lane =
  *          false, poll_us = 0: crosvm's way), against the same guest on
  *          a bare KVM loop handling the exit in-process; and the pipes'
- *          floor: that loop plus a bare round trip of a small message
- *          over two pipes between two threads spinning on read(), what
- *          any design that keeps crosvm's pipes pays before protobuf and
- *          the plugin;
- *  launch  exec of vmlaunch to its exit, for a no-op plugin, sandbox off
- *          and on, against a bare create/destroy of the same KVM VM, and
- *          QEMU's no-op run (-accel kvm, a guest that exits through
- *          isa-debug-exit) when qemu-system-x86_64 is installed;
+ *          floor, measured: that loop with every exit also making a round
+ *          trip of a small message over a pipe pair to a second thread,
+ *          both spinning on read(), what any design that keeps crosvm's
+ *          pipes pays before protobuf and the plugin.  For out, in and
+ *          MMIO, bracketed pairs too (figures.h): bare, plugin, bare, ...
+ *  launch  exec of vmlaunch to its exit for a no-op plugin (it connects
+ *          and exits: no Start, so no irqchip, PIT or vCPU), sandbox off
+ *          and on, against a bare KVM_CREATE_VM and close; and a run
+ *          whose guest is entered and left at once (three exits), against
+ *          QEMU's (-accel kvm, a 64 KiB -bios whose reset vector writes
+ *          isa-debug-exit: no firmware runs) when qemu-system-x86_64 is
+ *          installed;
  *  rss     vmlaunch's own resident memory (anonymous + file + the lanes'
  *          shared memory; the guest's memory, also shared, left out) at
  *          1, 8 and 64 vCPUs;
@@ -48,151 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bare.h"
+#include "figures.h"
 #include "loops.h"
-
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-        fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
-        exit(1);
-}
-
-/* The baseline: the same guest (loops.h) on a bare KVM VM (irqchip + PIT,
- * as vmlaunch builds it), each exit handled here, or, for ioevent, by an
- * ioeventfd in KVM.  Seconds per access, begin marker to done marker. */
-static double bare_io(enum bench_kind kind, unsigned n) {
-        uint8_t code[32];
-        size_t len = bench_guest(kind, n, code);
-        struct kvm_pit_config pit = { 0 };
-        int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, vcpu, efd = -1;
-        struct kvm_userspace_memory_region reg;
-        struct kvm_sregs sregs;
-        struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
-        struct kvm_run *run;
-        uint8_t *mem;
-        double t0 = 0, t;
-
-        if (kvm < 0)
-                die("/dev/kvm");
-        vm = ioctl(kvm, KVM_CREATE_VM, 0);
-        if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
-                die("creating the VM");
-        mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        memcpy(mem + 0x1000, code, len);
-        reg = (struct kvm_userspace_memory_region){ .memory_size = 0x10000, .userspace_addr = (uintptr_t)mem };
-        if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
-                die("memory");
-        if (kind == BENCH_IOEVENT) {
-                struct kvm_ioeventfd io = { .datamatch = 0, .addr = BENCH_PORT, .len = 1,
-                                            .flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH };
-
-                efd = eventfd(0, EFD_CLOEXEC);
-                io.fd = efd;
-                if (efd < 0 || ioctl(vm, KVM_IOEVENTFD, &io) < 0)
-                        die("KVM_IOEVENTFD");
-        }
-        vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-        run = mmap(NULL, (size_t)ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-        ioctl(vcpu, KVM_GET_SREGS, &sregs);
-        sregs.cs.base = 0;
-        sregs.cs.selector = 0;
-        ioctl(vcpu, KVM_SET_SREGS, &sregs);
-        ioctl(vcpu, KVM_SET_REGS, &regs);
-        for (;;) {
-                if (ioctl(vcpu, KVM_RUN, 0) < 0)
-                        die("KVM_RUN");
-                if (run->exit_reason == KVM_EXIT_MMIO) {
-                        if (!run->mmio.is_write)
-                                run->mmio.data[0] = 0x5a;
-                        continue;
-                }
-                if (run->exit_reason != KVM_EXIT_IO)
-                        continue;
-                if (run->io.port == BENCH_PORT && run->io.direction == KVM_EXIT_IO_IN)
-                        ((uint8_t *)run)[run->io.data_offset] = 0x5a;
-                if (run->io.port == BENCH_BEGIN)
-                        t0 = now_s();
-                if (run->io.port == BENCH_DONE)
-                        break;
-        }
-        t = (now_s() - t0) / n;
-        if (efd >= 0)
-                close(efd);
-        close(vcpu);
-        close(vm);
-        close(kvm);
-        munmap(mem, 0x10000);
-        return t;
-}
-
-/* The floor under the plugin round trip: two threads passing a 20-byte
- * message back and forth over two non-blocking pipes, each spinning on
- * read() as the pollers do.  Seconds per round trip. */
-struct pingpong {
-        int to_peer[2], to_main[2];
-        unsigned n;
-};
-
-static void spin_read(int fd, uint8_t *buf) {
-        while (read(fd, buf, 64) < 0)
-                __builtin_ia32_pause();
-}
-
-static void *pingpong_peer(void *arg) {
-        struct pingpong *pp = arg;
-        uint8_t buf[64];
-
-        for (unsigned i = 0; i < pp->n; i++) {
-                spin_read(pp->to_peer[0], buf);
-                if (write(pp->to_main[1], buf, 20) != 20)
-                        die("pipe");
-        }
-        return NULL;
-}
-
-static double pipe_pingpong(unsigned n) {
-        struct pingpong pp = { .n = n };
-        uint8_t buf[64] = { 0 };
-        pthread_t t;
-        double t0;
-
-        if (pipe2(pp.to_peer, O_NONBLOCK | O_CLOEXEC) < 0 || pipe2(pp.to_main, O_NONBLOCK | O_CLOEXEC) < 0 ||
-            pthread_create(&t, NULL, pingpong_peer, &pp) != 0)
-                die("pipes");
-        t0 = now_s();
-        for (unsigned i = 0; i < n; i++) {
-                if (write(pp.to_peer[1], buf, 20) != 20)
-                        die("pipe");
-                spin_read(pp.to_main[0], buf);
-        }
-        t0 = (now_s() - t0) / n;
-        pthread_join(t, NULL);
-        close(pp.to_peer[0]);
-        close(pp.to_peer[1]);
-        close(pp.to_main[0]);
-        close(pp.to_main[1]);
-        return t0;
-}
-
-/* Create and destroy the same VM (irqchip, PIT, one vCPU).  Seconds. */
-static double bare_create_destroy(void) {
-        struct kvm_pit_config pit = { 0 };
-        double t0 = now_s();
-        int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-
-        if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
-                die("creating the VM");
-        close(ioctl(vm, KVM_CREATE_VCPU, 0));
-        close(vm);
-        close(kvm);
-        return now_s() - t0;
-}
 
 /* When the last run_vmlaunch exec'd vmlaunch, CLOCK_MONOTONIC seconds. */
 static double last_exec;
@@ -208,9 +71,9 @@ static double run_vmlaunch(const char *conf_text, char *line, size_t len) {
         char buf[4096];
 
         if (fd < 0 || write(fd, conf_text, strlen(conf_text)) < 0 || pipe(p) < 0)
-                die("config");
+                bench_die("config");
         close(fd);
-        t0 = last_exec = now_s();
+        t0 = last_exec = bench_now();
         pid = fork();
         if (pid == 0) {
                 dup2(p[1], 1);
@@ -229,7 +92,7 @@ static double run_vmlaunch(const char *conf_text, char *line, size_t len) {
         }
         fclose(f);
         waitpid(pid, &st, 0);
-        t0 = now_s() - t0;
+        t0 = bench_now() - t0;
         unlink(path);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 fprintf(stderr, "bench: vmlaunch failed (status 0x%x)\n", st);
@@ -254,7 +117,7 @@ static void start_vmlaunch(const char *conf_text, const char *extra, struct runn
         snprintf(r->path, sizeof(r->path), "/tmp/vmlaunch-bench-XXXXXX");
         fd = mkstemp(r->path);
         if (fd < 0 || write(fd, conf_text, strlen(conf_text)) < 0 || pipe(p) < 0)
-                die("config");
+                bench_die("config");
         close(fd);
         r->pid = fork();
         if (r->pid == 0) {
@@ -297,7 +160,7 @@ static long own_rss_kib(pid_t pid, long *ret_anon) {
         snprintf(path, sizeof(path), "/proc/%d/status", pid);
         f = fopen(path, "re");
         if (!f)
-                die(path);
+                bench_die(path);
         while (fgets(line, sizeof(line), f)) {
                 if (sscanf(line, "RssAnon: %ld", &v) == 1)
                         anon = v;
@@ -320,7 +183,7 @@ static long lanes_rss_kib(pid_t pid) {
         snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
         f = fopen(path, "re");
         if (!f)
-                die(path);
+                bench_die(path);
         while (fgets(line, sizeof(line), f)) {
                 /* A mapping's header: "start-end perms offset dev inode [path]". */
                 if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') && isxdigit((unsigned char)line[0]))
@@ -352,13 +215,13 @@ static void bench_rss(void) {
                 stop_vmlaunch(&r);
         }
         for (int i = 0; i < 3; i++)
-                printf("%-44s %7ld KiB %9ld KiB %7.2fx\n",
+                printf("%-52s %7ld KiB %9ld KiB %7.2fx\n",
                        i == 0 ? "vmlaunch RSS, 1 vCPU" : i == 1 ? "vmlaunch RSS, 8 vCPUs" : "vmlaunch RSS, 64 vCPUs",
                        kib[i], kib[0], (double)kib[i] / (double)kib[0]);
-        printf("%-44s %7.1f KiB\n", "  growth per extra vCPU (1 -> 64)", (double)(kib[2] - kib[0]) / 63.0);
-        printf("%-44s %7ld KiB %9ld KiB %7.2fx\n", "  of which anonymous, 1 and 64 vCPUs", anon[0], anon[2],
+        printf("%-52s %7.1f KiB\n", "  growth per extra vCPU (1 -> 64)", (double)(kib[2] - kib[0]) / 63.0);
+        printf("%-52s %7ld KiB %9ld KiB %7.2fx\n", "  of which anonymous, 1 and 64 vCPUs", anon[0], anon[2],
                (double)anon[2] / (double)anon[0]);
-        printf("%-44s %7ld KiB %9ld KiB\n", "  of which the lanes, 1 and 64 vCPUs", lanes[0], lanes[2]);
+        printf("%-52s %7ld KiB %9ld KiB\n", "  of which the lanes, 1 and 64 vCPUs", lanes[0], lanes[2]);
 }
 
 /* The "io_out" total of a stats line. */
@@ -382,7 +245,7 @@ static unsigned long long task_cpu_ns(pid_t pid, unsigned long long *ret_vcpu) {
         snprintf(path, sizeof(path), "/proc/%d/task", pid);
         d = opendir(path);
         if (!d)
-                die(path);
+                bench_die(path);
         while ((e = readdir(d))) {
                 unsigned long long ns;
                 FILE *f;
@@ -437,7 +300,7 @@ static double monitor_cpu(bool tui, const char *extra, double *ret_vcpu_share, d
                 fd = mkstemp(conf_path);
                 pfd = mkstemp(pidfile);
                 if (fd < 0 || pfd < 0 || write(fd, conf, strlen(conf)) < 0)
-                        die("config");
+                        bench_die("config");
                 close(fd);
                 close(pfd);
                 snprintf(cmd, sizeof(cmd),
@@ -445,7 +308,7 @@ static double monitor_cpu(bool tui, const char *extra, double *ret_vcpu_share, d
                          "'echo $$ > %s; exec %s --tui -c %s'",
                          pidfile, VMLAUNCH_BIN, conf_path);
                 if (system(cmd) != 0)
-                        die("tmux");
+                        bench_die("tmux");
                 /* Until the pid is there and its vCPU thread runs. */
                 for (int i = 0; i < 100 && pid <= 0; i++) {
                         FILE *f = fopen(pidfile, "re");
@@ -465,17 +328,17 @@ static double monitor_cpu(bool tui, const char *extra, double *ret_vcpu_share, d
                 }
                 unlink(conf_path);
                 if (pid <= 0)
-                        die("the TUI run did not start");
+                        bench_die("the TUI run did not start");
         }
         if (tui) {
                 FILE *p = popen("tmux -S /tmp/vmlaunch-bench.sock display-message -p '#{pid}'", "re");
 
                 if (!p || fscanf(p, "%d", &tmux) != 1)
-                        die("the tmux server's pid");
+                        bench_die("the tmux server's pid");
                 pclose(p);
         }
         usleep(300000);
-        t0 = now_s();
+        t0 = bench_now();
         own0 = task_cpu_ns(pid, &vcpu0);
         if (tmux > 0)
                 tmux0 = task_cpu_ns(tmux, &unused);
@@ -483,13 +346,13 @@ static double monitor_cpu(bool tui, const char *extra, double *ret_vcpu_share, d
         own1 = task_cpu_ns(pid, &vcpu1);
         if (tmux > 0)
                 tmux1 = task_cpu_ns(tmux, &unused);
-        t1 = now_s();
+        t1 = bench_now();
         if (tui) {
                 kill(pid, SIGTERM);
                 for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
                         usleep(20000);
                 if (system("tmux -S /tmp/vmlaunch-bench.sock kill-server 2> /dev/null") < 0)
-                        die("tmux");
+                        bench_die("tmux");
                 unlink(pidfile);
         } else
                 stop_vmlaunch(&r);
@@ -510,12 +373,12 @@ static void bench_monitor_cpu(void) {
 
                 snprintf(label, sizeof(label), "main-loop CPU per vCPU CPU, %s", labels[i]);
                 if (share[i] < 0)
-                        printf("%-44s %s\n", label, "(no tmux)");
+                        printf("%-52s %s\n", label, "(no tmux)");
                 else
-                        printf("%-44s %10.3f %% %8.0f %%  %7.4fx\n", label, share[i] * 100, vcpu[i] * 100, share[i]);
+                        printf("%-52s %10.3f %% %8.0f %%  %7.4fx\n", label, share[i] * 100, vcpu[i] * 100, share[i]);
         }
         if (share[2] >= 0)
-                printf("%-44s %10.3f %% %8.0f %%  %7.4fx\n", "  tmux's own CPU per vCPU CPU, TUI", tmux[2] * 100,
+                printf("%-52s %10.3f %% %8.0f %%  %7.4fx\n", "  tmux's own CPU per vCPU CPU, TUI", tmux[2] * 100,
                        vcpu[2] * 100, tmux[2]);
 }
 
@@ -538,10 +401,10 @@ static void bench_scale(void) {
                                 continue;
                         if (++seen == 2) {
                                 first = v;
-                                t_first = now_s();
+                                t_first = bench_now();
                         } else if (seen == 5) {
                                 last = v;
-                                t_last = now_s();
+                                t_last = bench_now();
                         }
                 }
                 stop_vmlaunch(&r);
@@ -551,7 +414,7 @@ static void bench_scale(void) {
                 char label[64];
 
                 snprintf(label, sizeof(label), "exits per second, %u busy vCPU%s", counts[i], counts[i] > 1 ? "s" : "");
-                printf("%-44s %10.0f /s %10.0f /s %7.2fx\n", label, rate[i], rate[0], rate[i] / rate[0]);
+                printf("%-52s %10.0f /s %10.0f /s %7.2fx\n", label, rate[i], rate[0], rate[i] / rate[0]);
         }
 }
 
@@ -570,7 +433,7 @@ static double io_under_tui(unsigned n) {
         if (fd < 0 || rfd < 0 ||
             dprintf(fd, "plugin = { path = \"%s\"; args = [ \"%u\", \"%s\" ]; };\nsandbox = { enabled = false; };\n",
                     BENCH_PLUGIN, n, report) < 0)
-                die("config");
+                bench_die("config");
         close(fd);
         close(rfd);
         /* The harness blocks in `tmux wait-for` until vmlaunch is done: a
@@ -600,9 +463,11 @@ static double io_under_tui(unsigned n) {
         return per_exit;
 }
 
-/* QEMU's no-op run: a 64 KiB BIOS whose reset vector writes 0 to
- * isa-debug-exit, which ends QEMU with status 1.  Seconds, or 0 if QEMU
- * is not installed. */
+/* QEMU entering its guest and leaving at once: a 64 KiB -bios image (in
+ * place of SeaBIOS: no firmware runs) whose reset vector, the guest's
+ * first instruction, writes 0 to isa-debug-exit, which ends QEMU with
+ * status 1; the counterpart of vmlaunch's bench_plugin run with one
+ * access.  Seconds, or 0 if QEMU is not installed or failed. */
 static double qemu_noop(void) {
         static uint8_t bios[65536];
         char path[] = "/tmp/vmlaunch-bench-bios-XXXXXX";
@@ -617,9 +482,9 @@ static double qemu_noop(void) {
         memcpy(bios + 0xfff0, (const uint8_t[]){ 0xb0, 0x00, 0xe6, 0xf4, 0xf4 }, 5);
         fd = mkstemp(path);
         if (fd < 0 || write(fd, bios, sizeof(bios)) != (ssize_t)sizeof(bios))
-                die("bios");
+                bench_die("bios");
         close(fd);
-        t0 = now_s();
+        t0 = bench_now();
         pid = fork();
         if (pid == 0) {
                 int null = open("/dev/null", O_RDWR);
@@ -632,7 +497,7 @@ static double qemu_noop(void) {
                 _exit(127);
         }
         waitpid(pid, &st, 0);
-        t0 = now_s() - t0;
+        t0 = bench_now() - t0;
         unlink(path);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 1) {
                 fprintf(stderr, "bench: QEMU's no-op run ended with status 0x%x\n", st);
@@ -641,38 +506,54 @@ static double qemu_noop(void) {
         return t0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *)a, y = *(const double *)b;
+/* One bench_plugin run of `kind` with n accesses and `extra` config:
+ * seconds per access, as the plugin timed it. */
+static double plugin_io(enum bench_kind kind, unsigned n, const char *extra) {
+        char conf[1024], line[256];
+        unsigned long exits = 0;
+        long long ns = 0;
 
-        return x < y ? -1 : x > y;
+        snprintf(conf, sizeof(conf),
+                 "plugin = { path = \"%s\"; args = [ \"%u\", \"-\", \"%s\" ]; };\nsandbox = { enabled = false; };\n%s",
+                 BENCH_PLUGIN, n, bench_kind_name(kind), extra);
+        run_vmlaunch(conf, line, sizeof(line));
+        if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
+                fprintf(stderr, "bench: no timing from the plugin (%s: \"%s\")\n", bench_kind_name(kind), line);
+                exit(1);
+        }
+        return (double)ns / 1e9 / (double)exits;
 }
 
-static double median(const double *v, int n) {
-        double c[64];
+/* Bracketed pairs for the round trips the goal names (out, in, MMIO):
+ * bare, plugin, bare, plugin, ..., bare, back to back, each plugin run
+ * against the mean of its two neighbours (figures_bracketed). */
+static void bench_bracketed(unsigned n, int reps) {
+        static const enum bench_kind kinds[] = { BENCH_OUT, BENCH_IN, BENCH_MMIO };
 
-        memcpy(c, v, sizeof(*v) * (size_t)n);
-        qsort(c, (size_t)n, sizeof(*c), cmp_double);
-        return c[n / 2];
-}
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+                double bare[65], plug[64], lo, hi, med;
+                char label[64];
 
-/* The median of the runs' own ratios, a[i] / b[i]: each run's figure is
- * set against the baseline measured next to it in time, so a slow patch
- * of the machine (steal time comes and goes by the second here) weighs
- * on both sides of one ratio rather than on one side of the overall. */
-static double ratio(const double *a, const double *b, int n) {
-        double r[64];
-
-        for (int i = 0; i < n; i++)
-                r[i] = a[i] / b[i];
-        return median(r, n);
+                bare[0] = bare_io(kinds[k], n, false);
+                for (int i = 0; i < reps; i++) {
+                        plug[i] = plugin_io(kinds[k], n, "");
+                        bare[i + 1] = bare_io(kinds[k], n, false);
+                }
+                med = figures_bracketed(plug, bare, reps, &lo, &hi);
+                snprintf(label, sizeof(label), "bracketed pairs, %s, lane (default)", bench_kind_name(kinds[k]));
+                printf("%-52s %10.2f us %10.2f us %7.2fx  pairs %.2f-%.2fx\n", label, figures_median(plug, reps) * 1e6,
+                       figures_median(bare, reps + 1) * 1e6, med, lo, hi);
+        }
 }
 
 int main(int argc, char **argv) {
         unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 20000;
         int reps = argc > 2 ? atoi(argv[2]) : 5;
-        double bare[64], pong[64], plug[64], piped[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64], qemu[64];
+        double bare[64], floor_[64], plug[64], piped[64], block[64], stats[64], tui[64], lbare[64], loff[64], lon[64];
+        double qemu[64];
         double first[4][64], whole[4][64];      /* sandbox off/on x tap off/on */
         double kbare[5][64], kplug[5][64];      /* per enum bench_kind, BENCH_IN onwards */
+        bool have_qemu = true;
         char conf[1024], line[256];
 
         if (argc == 2 && strcmp(argv[1], "--rss") == 0) {
@@ -685,7 +566,8 @@ int main(int argc, char **argv) {
                 for (int k = BENCH_OUT; k <= BENCH_IOEVENT; k++)
                         if (strcmp(argv[2], bench_kind_name((enum bench_kind)k)) == 0 && n >= 1 && n <= 65535) {
                                 /* An async write's baseline is the plain exit. */
-                                printf("%.3f\n", bare_io(k == BENCH_ASYNC ? BENCH_OUT : (enum bench_kind)k, n) * 1e6);
+                                printf("%.3f\n",
+                                       bare_io(k == BENCH_ASYNC ? BENCH_OUT : (enum bench_kind)k, n, false) * 1e6);
                                 return 0;
                         }
                 return 2;
@@ -693,45 +575,25 @@ int main(int argc, char **argv) {
         if (n < 1 || n > 65535 || reps < 1 || reps > 64)
                 return 2;
         for (int i = 0; i < reps; i++) {
-                unsigned long exits = 0;
-                long long ns = 0;
+                static const char *const modes[] = { "", "lane = false;\n", "lane = false;\npoll_us = 0;\n" };
 
-                bare[i] = bare_io(BENCH_OUT, n);
-                for (int mode = 0; mode < 3; mode++) {
-                        static const char *const extra[] = { "", "lane = false;\n", "lane = false;\npoll_us = 0;\n" };
-                        double *into[] = { plug, piped, block };
-
-                        snprintf(conf, sizeof(conf),
-                                 "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n%s",
-                                 BENCH_PLUGIN, n, extra[mode]);
-                        run_vmlaunch(conf, line, sizeof(line));
-                        if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
-                                fprintf(stderr, "bench: no timing from the plugin (\"%s\")\n", line);
-                                return 1;
-                        }
-                        into[mode][i] = (double)ns / 1e9 / (double)exits;
-                }
-                pong[i] = pipe_pingpong(n);
+                bare[i] = bare_io(BENCH_OUT, n, false);
+                plug[i] = plugin_io(BENCH_OUT, n, modes[0]);
+                piped[i] = plugin_io(BENCH_OUT, n, modes[1]);
+                block[i] = plugin_io(BENCH_OUT, n, modes[2]);
+                floor_[i] = bare_io(BENCH_OUT, n, true);
                 /* The other kinds of access, each against its own bare loop
                  * (an async write's is the plain exit handled in-process). */
                 for (int k = BENCH_IN; k <= BENCH_IOEVENT; k++) {
-                        kbare[k][i] = bare_io(k == BENCH_ASYNC ? BENCH_OUT : (enum bench_kind)k, n);
-                        snprintf(conf, sizeof(conf),
-                                 "plugin = { path = \"%s\"; args = [ \"%u\", \"-\", \"%s\" ]; };\n"
-                                 "sandbox = { enabled = false; };\n",
-                                 BENCH_PLUGIN, n, bench_kind_name((enum bench_kind)k));
-                        run_vmlaunch(conf, line, sizeof(line));
-                        if (sscanf(line, "bench: %lu exits in %lld ns", &exits, &ns) != 2 || exits != n) {
-                                fprintf(stderr, "bench: no timing from the plugin (%s: \"%s\")\n",
-                                        bench_kind_name((enum bench_kind)k), line);
-                                return 1;
-                        }
-                        kplug[k][i] = (double)ns / 1e9 / (double)exits;
+                        kbare[k][i] = bare_io(k == BENCH_ASYNC ? BENCH_OUT : (enum bench_kind)k, n, false);
+                        kplug[k][i] = plugin_io((enum bench_kind)k, n, "");
                 }
                 /* The monitor's cost: stats every second, and the TUI. */
                 {
                         struct running r;
                         char buf[65536];
+                        unsigned long exits = 0;
+                        long long ns = 0;
 
                         snprintf(conf, sizeof(conf),
                                  "plugin = { path = \"%s\"; args = [ \"%u\" ]; };\nsandbox = { enabled = false; };\n",
@@ -747,7 +609,8 @@ int main(int argc, char **argv) {
                         stop_vmlaunch(&r);
                 }
                 /* Launch to the guest's first instruction (its first exit),
-                 * and to exit, with one exit in all: sandbox and tap. */
+                 * and to exit, with the guest entered and left at once
+                 * (begin, one access, done): sandbox and tap. */
                 for (int k = 0; k < 4; k++) {
                         unsigned long e;
                         long long t, at;
@@ -767,6 +630,7 @@ int main(int argc, char **argv) {
                 }
                 tui[i] = io_under_tui(n);
                 qemu[i] = qemu_noop();
+                have_qemu = have_qemu && qemu[i] > 0;
 
                 lbare[i] = bare_create_destroy();
                 snprintf(conf, sizeof(conf), "plugin = { path = \"%s\"; args = [ \"0\" ]; };\n"
@@ -775,20 +639,13 @@ int main(int argc, char **argv) {
                 snprintf(conf, sizeof(conf), "plugin = { path = \"%s\"; args = [ \"0\" ]; };\n", NOOP_PLUGIN);
                 lon[i] = run_vmlaunch(conf, NULL, 0);
         }
-        printf("%-44s %12s %12s %8s\n", "benchmark (medians of runs)", "measured", "baseline", "ratio");
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, lane (default)",
-               median(plug, reps) * 1e6, median(bare, reps) * 1e6, ratio(plug, bare, reps));
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, pipes, polling",
-               median(piped, reps) * 1e6, median(bare, reps) * 1e6, ratio(piped, bare, reps));
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "  the pipes' floor: bare loop + polled pipes",
-               (median(bare, reps) + median(pong, reps)) * 1e6, median(bare, reps) * 1e6,
-               1 + ratio(pong, bare, reps));
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, per exit, pipes, blocking",
-               median(block, reps) * 1e6, median(bare, reps) * 1e6, ratio(block, bare, reps));
-        printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox off", median(loff, reps) * 1e3,
-               median(lbare, reps) * 1e3, ratio(loff, lbare, reps));
-        printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, exec to exit, sandbox on", median(lon, reps) * 1e3,
-               median(lbare, reps) * 1e3, ratio(lon, lbare, reps));
+        figures_header();
+        figures_row("I/O round trip, per exit, lane (default)", "us", 1e6, plug, bare, reps);
+        figures_row("I/O round trip, per exit, pipes, polling", "us", 1e6, piped, bare, reps);
+        figures_row("  the pipes' floor: bare loop + pipe pair", "us", 1e6, floor_, bare, reps);
+        figures_row("I/O round trip, per exit, pipes, blocking", "us", 1e6, block, bare, reps);
+        figures_row("no-op run, exec to exit, sandbox off", "ms", 1e3, loff, lbare, reps);
+        figures_row("no-op run, exec to exit, sandbox on", "ms", 1e3, lon, lbare, reps);
         for (int k = BENCH_IN; k <= BENCH_IOEVENT; k++) {
                 static const char *const labels[] = {
                         [BENCH_IN] = "I/O read (in), the plugin supplies the byte",
@@ -797,44 +654,45 @@ int main(int argc, char **argv) {
                         [BENCH_IOEVENT] = "ioeventfd-backed port (never leaves KVM)",
                 };
 
-                printf("%-44s %10.2f us %10.2f us %7.2fx\n", labels[k], median(kplug[k], reps) * 1e6,
-                       median(kbare[k], reps) * 1e6, ratio(kplug[k], kbare[k], reps));
+                figures_row(labels[k], "us", 1e6, kplug[k], kbare[k], reps);
         }
         for (int k = 0; k < 4; k++) {
                 char label[64];
 
                 snprintf(label, sizeof(label), "exec to the first guest exit, sandbox %s, tap %s", k & 1 ? "on" : "off",
                          k & 2 ? "on" : "off");
-                printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", label, median(first[k], reps) * 1e3,
-                       median(first[0], reps) * 1e3, ratio(first[k], first[0], reps));
+                figures_row(label, "ms", 1e3, first[k], first[0], reps);
         }
         for (int k = 1; k < 4; k++) {
                 char label[64];
 
-                snprintf(label, sizeof(label), "exec to exit, 1 exit, sandbox %s, tap %s", k & 1 ? "on" : "off",
-                         k & 2 ? "on" : "off");
-                printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", label, median(whole[k], reps) * 1e3,
-                       median(whole[0], reps) * 1e3, ratio(whole[k], whole[0], reps));
+                snprintf(label, sizeof(label), "guest in and out, exec to exit, sandbox %s, tap %s",
+                         k & 1 ? "on" : "off", k & 2 ? "on" : "off");
+                figures_row(label, "ms", 1e3, whole[k], whole[0], reps);
         }
-        if (median(qemu, reps) > 0)
-                printf("%-44s %10.2f ms %10.2f ms %7.2fx\n", "no-op run, sandbox on, against QEMU's",
-                       median(lon, reps) * 1e3, median(qemu, reps) * 1e3, ratio(lon, qemu, reps));
+        if (have_qemu) {
+                figures_row("guest in and out, sandbox off, against QEMU", "ms", 1e3, whole[0], qemu, reps);
+                figures_row("guest in and out, sandbox on, against QEMU", "ms", 1e3, whole[1], qemu, reps);
+        } else
+                printf("%-52s %s\n", "guest in and out against QEMU",
+                       "(no qemu-system-x86_64, or it failed: apt-get install qemu-system-x86)");
+        figures_row("I/O round trip, headless, stats every 1 s", "us", 1e6, stats, plug, reps);
+        if (figures_median(tui, reps) > 0)
+                figures_row("I/O round trip, TUI under tmux", "us", 1e6, tui, plug, reps);
         else
-                printf("%-44s %s\n", "no-op run against QEMU's", "(no qemu-system-x86_64: apt-get install qemu-system-x86)");
-        printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, headless, stats every 1 s",
-               median(stats, reps) * 1e6, median(plug, reps) * 1e6, ratio(stats, plug, reps));
-        if (median(tui, reps) > 0)
-                printf("%-44s %10.2f us %10.2f us %7.2fx\n", "I/O round trip, TUI under tmux", median(tui, reps) * 1e6,
-                       median(plug, reps) * 1e6, ratio(tui, plug, reps));
-        else
-                printf("%-44s %s\n", "I/O round trip, TUI under tmux", "(no tmux)");
+                printf("%-52s %s\n", "I/O round trip, TUI under tmux", "(no tmux)");
+        fflush(stdout);
+        bench_bracketed(n, reps);
         fflush(stdout);
         bench_monitor_cpu();
         bench_rss();
         bench_scale();
-        printf("(%u exits per I/O run, %d runs; a ratio is the median of the runs' own ratios, each run\n"
-               " against the baseline measured next to it; baselines: the same guest on a bare KVM loop; a bare\n"
-               " create/destroy of the same VM: irqchip, PIT, one vCPU; QEMU's no-op run; the headless\n"
-               " polling round trip without stats; 1 vCPU; RSS and scaling from one run each)\n", n, reps);
+        printf("(%u exits per I/O run, %d runs.  med(m/b): the median of the runs' own ratios, each run against\n"
+               " the baseline measured next to it; med/med: the ratio of the two medians shown.  Baselines: the\n"
+               " same guest on a bare KVM loop (irqchip, PIT, one vCPU); for the no-op run, a bare\n"
+               " KVM_CREATE_VM and close (no Start: no irqchip, PIT or vCPU); for QEMU, its run of a 64 KiB\n"
+               " -bios that leaves at its first instruction; the headless polling round trip without stats;\n"
+               " 1 vCPU.  Bracketed pairs: median and range of each plugin run against the mean of the bare\n"
+               " runs on either side.  RSS and scaling from one run each)\n", n, reps);
         return 0;
 }

@@ -43,17 +43,28 @@ suite() {
                 ctest --test-dir "$dir" --output-on-failure -L kvm
                 return
         fi
-        # One guest per test: when the emulated guest dies, only that
-        # test runs again.
-        for t in $(ctest --test-dir "$dir" -N -L kvm | sed -n 's/^ *Test *#[0-9]*: //p'); do
-                # Under the sanitizers, test_e2e's forty VMs starve the
-                # emulated guest until its heartbeat stops (4 boots of 4
-                # in a row): there it runs only where /dev/kvm is real.
-                if [ "$dir" = build-asan ] && [ "$t" = test_e2e ]; then
-                        echo "run.sh: $dir: $t needs a real /dev/kvm under the sanitizers; not run in the guest" >&2
-                        continue
+        tests=$(ctest --test-dir "$dir" -N -L kvm | sed -n 's/^ *Test *#[0-9]*: //p')
+        # One guest for them all, each test alone in it.  When the guest
+        # dies (the emulator, not a test), run-in-guest.sh boots it again
+        # and ctest-each.sh resumes at the test that was running; after
+        # run-in-guest.sh's own boots run out, another run follows as
+        # long as the last one got at least one test further.
+        state="$top/$dir/kvmhost-tests"
+        rm -rf "$state"
+        done_before=0
+        while :; do
+                rc=0
+                # shellcheck disable=SC2086
+                env KVMHOST_TIMEOUT="${KVMHOST_TIMEOUT:-3600}" tests/kvmhost/run-in-guest.sh \
+                        tests/kvmhost/ctest-each.sh "$state" "$top/$dir" $tests || rc=$?
+                [ "$rc" -eq 0 ] && break
+                [ ! -f "$state/failed" ] || { echo "run.sh: $dir: $(cat "$state/failed") failed" >&2; exit 1; }
+                done_now=$(wc -l < "$state/done" 2>/dev/null || echo 0)
+                if [ "$done_now" -le "$done_before" ]; then
+                        echo "run.sh: $dir: the guest died again and again; no further test passed" >&2
+                        exit 1
                 fi
-                in_kvm ctest --test-dir "$top/$dir" --output-on-failure -R "^$t\$"
+                done_before=$done_now
         done
 }
 
@@ -70,7 +81,7 @@ if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
         build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DVMLAUNCH_FUZZ=ON -DBUILD_TESTING=OFF
         # The request fuzzers drive a real VM; the others need no KVM and
         # run here.
-        for f in fuzz_main_request fuzz_vcpu_request fuzz_lane fuzz_config fuzz_elfdeps; do
+        for f in fuzz_main_request fuzz_vcpu_request fuzz_lane fuzz_config fuzz_elfdeps fuzz_control; do
                 echo "=== fuzzing $f for ${FUZZ_SECONDS:-60} s" >&2
                 mkdir -p "build-fuzz/corpus-$f"
                 case $f in

@@ -12,6 +12,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${KVMHOST_CACHE:-/var/cache/vmlaunch-kvmhost}
 [ -f "$CACHE/vmlinuz" ] || "$here/setup.sh" >&2
 
+# One guest at a time on this machine: two emulated guests starve each
+# other's vCPUs into RCU stalls and both die.  A second run waits here.
+lock=${KVMHOST_LOCK:-/run/lock/vmlaunch-kvmhost.lock}
+mkdir -p "$(dirname "$lock")"
+exec 9>"$lock"
+if ! flock -n 9; then
+        echo "run-in-guest.sh: waiting for another guest run to end ($lock)" >&2
+        flock 9
+fi
+
 cwd=$(pwd)
 work=$(git -C "$cwd" rev-parse --show-toplevel 2>/dev/null || echo "$cwd")
 # One state directory per run: runs may overlap.

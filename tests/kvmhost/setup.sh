@@ -10,7 +10,7 @@ CACHE=${KVMHOST_CACHE:-/var/cache/vmlaunch-kvmhost}
 KPKG=${KVMHOST_KERNEL_PACKAGE:-linux-image-amd64}
 
 need=""
-for p in qemu-system-x86 busybox-static kmod cpio; do
+for p in qemu-system-x86 busybox-static kmod cpio gcc libc6-dev; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -21,7 +21,8 @@ if [ -n "$need" ]; then
 fi
 
 mkdir -p "$CACHE"
-if [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd.img" ] && [ "$CACHE/initrd.img" -nt "$here/init" ]; then
+if [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd.img" ] && [ "$CACHE/initrd.img" -nt "$here/init" ] &&
+        [ "$CACHE/initrd.img" -nt "$here/kvmpin.c" ]; then
         exit 0
 fi
 
@@ -65,6 +66,7 @@ for p in $order; do
         esac
         echo "$name" >> initramfs/modules/order
 done
+cc -static -O2 -Wall -Werror -o initramfs/bin/kvmpin "$here/kvmpin.c"
 cp "$here/init" initramfs/init
 chmod +x initramfs/init
 (cd initramfs && find . | cpio -o -H newc --quiet | gzip -1) > initrd.img
