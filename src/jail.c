@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -46,6 +47,7 @@ struct jail {
         size_t n_gid_maps;
         const struct sock_fprog *seccomp;
         bool plain;             /* jail_set_plain(): the common sequence only */
+        unsigned nofile;        /* jail_set_nofile(); 0: inherited */
         int (*before_release)(pid_t pid, void *userdata, struct log_err *err);
         void *before_release_data;
         int listener_fd;        /* the seccomp listener taken from the child, or -1 */
@@ -68,6 +70,7 @@ enum jail_step {
         STEP_PIVOT,
         STEP_OLD_ROOT,
         STEP_FDS,
+        STEP_NOFILE,
         STEP_SECUREBITS,
         STEP_BOUNDING,
         STEP_AMBIENT,
@@ -94,6 +97,7 @@ static const char *const step_names[] = {
         [STEP_PIVOT] = "pivot_root into the new root",
         [STEP_OLD_ROOT] = "detaching the old root",
         [STEP_FDS] = "setting up the plugin's fds",
+        [STEP_NOFILE] = "setting RLIMIT_NOFILE",
         [STEP_SECUREBITS] = "locking the securebits",
         [STEP_BOUNDING] = "dropping the capability bounding set",
         [STEP_AMBIENT] = "clearing the ambient capabilities",
@@ -236,6 +240,10 @@ void jail_set_seccomp(struct jail *j, const struct sock_fprog *prog) {
 
 void jail_set_plain(struct jail *j) {
         j->plain = true;
+}
+
+void jail_set_nofile(struct jail *j, unsigned n) {
+        j->nofile = n;
 }
 
 void jail_set_before_release(struct jail *j, int (*fn)(pid_t pid, void *userdata, struct log_err *err),
@@ -455,6 +463,17 @@ static void child_fds(const struct child_args *a) {
         for (size_t i = 0; i < ARRAY_SIZE(s->keep_fds); i++)
                 if (s->keep_fds[i] >= 0 && fcntl(s->keep_fds[i], F_SETFD, 0) < 0)
                         child_fail(a, STEP_FDS, -1);
+        /* Set here, by the child, not by the parent with prlimit() on its
+         * pid: a limit lowered from outside while the child still runs
+         * code that is not ours (valgrind's own after-fork work, which
+         * dups its log fd above the old limit, failed on it) breaks that
+         * code; here it is known that nothing of ours opens an fd again. */
+        if (a->j->nofile) {
+                struct rlimit rl = { .rlim_cur = a->j->nofile, .rlim_max = a->j->nofile };
+
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        child_fail(a, STEP_NOFILE, (int)a->j->nofile);
+        }
 }
 
 /* The filter, last thing before exec.  With a notifying filter the
@@ -557,7 +576,7 @@ _Noreturn static void child_main(const struct child_args *a) {
          * siblings, nor can the plugin read vmlaunch's terminal. */
         if (setsid() < 0)
                 child_fail(a, STEP_SESSION, -1);
-        /* The parent writes our id maps, places us (cgroup, rlimits) and
+        /* The parent writes our id maps, places us (the cgroup) and
          * then releases us: EOF instead of the byte means it gave up. */
         if (read(a->sync_fd, &c, 1) != 1) {
                 errno = ECANCELED;
@@ -647,6 +666,8 @@ static int describe_failure(const struct jail *j, const struct child_args *a, co
                 what = j->root ? j->root : "/ (in the jail's mount namespace)";
         else if (rep->step == STEP_EXEC)
                 what = a->path;
+        else if (rep->step == STEP_NOFILE)
+                snprintf(item, sizeof(item), " to %u", j->nofile);
         return log_err_set(err, rep->err > 0 ? -rep->err : -EIO, "%s: %s%s%s%s: %s", j->plain ? "plugin" : "jail",
                            step, *what ? " " : "", what, item, strerror(rep->err));
 }

@@ -21,7 +21,7 @@
  *   -> securebits locked, every capability dropped (bounding, ambient,
  *      effective, permitted, inheritable)
  *   -> 0-2 from the caller, every other fd closed on exec but the
- *      caller's keep_fds
+ *      caller's keep_fds -> RLIMIT_NOFILE (jail_set_nofile)
  *   -> no_new_privs -> the seccomp filter (violations notify a listener
  *      the parent takes before exec, where the kernel can: 5.6) -> exec.
  *
@@ -67,6 +67,9 @@ int jail_add_gid_map(struct jail *j, uint32_t inner, uint32_t outer, uint32_t co
 /* No namespaces and nothing of the sandbox: see the top of this file.
  * The root, binds, gid maps and filter are then not used. */
 void jail_set_plain(struct jail *j);
+/* The plugin's RLIMIT_NOFILE, soft and hard, set by the child once its
+ * fds are in place (plain jails too).  0, the default: inherited. */
+void jail_set_nofile(struct jail *j, unsigned n);
 /* The filter is borrowed until jail_spawn() returns.  Where the kernel
  * can hand a listener over, every "kill the process" return of it
  * becomes "notify the listener" and jail_spawn() takes the listener

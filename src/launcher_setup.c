@@ -109,18 +109,15 @@ static int check_own_nofile(struct launcher *l) {
         return 0;
 }
 
-/* Before the plugin is released to exec: its cgroup and its fd limit. */
+/* Before the plugin is released to exec: its cgroup.  (Its fd limit the
+ * child sets itself: plugin_spawn, jail_set_nofile.) */
 static int place_plugin(pid_t pid, void *userdata, struct log_err *err) {
         struct launcher *l = userdata;
-        struct rlimit rl = { .rlim_cur = l->config->limits.nofile, .rlim_max = l->config->limits.nofile };
         int r;
 
         r = cgroup_attach(l->cgroup, pid);
         if (r < 0)
                 return log_err_errno(err, r, "placing the plugin in its cgroup");
-        if (prlimit(pid, RLIMIT_NOFILE, &rl, NULL) < 0)
-                return log_err_errno(err, -errno, "setting the plugin's RLIMIT_NOFILE to %u",
-                                     l->config->limits.nofile);
         return 0;
 }
 

@@ -115,6 +115,7 @@ int plugin_spawn(const struct vm_config *config, int sock_fd, int lane_fd, const
         if (r < 0)
                 goto fail;
         jail_set_before_release(j, p->before_release, p->before_release_data);
+        jail_set_nofile(j, config->limits.nofile);
         stdio = (struct jail_stdio){ .in = null_fd, .out = out_wr, .err = err_wr, .keep_fds = { sock_fd, lane_fd } };
         r = jail_spawn(j, config->plugin.path, argv, envp, &stdio, &pid, err);
         if (r < 0)

@@ -32,7 +32,8 @@ struct plugin {
         struct jail *jail;      /* how it was started (jail.h; a plain one unsandboxed): freed by plugin_close */
         /* Set by the caller before plugin_spawn(), or NULL: called with the
          * child's pid before the child may exec (jailed or not), to place
-         * it in its cgroup and set its rlimits; < 0 fails the spawn. */
+         * it in its cgroup (its fd limit comes from limits.nofile,
+         * set by the child itself); < 0 fails the spawn. */
         int (*before_release)(pid_t pid, void *userdata, struct log_err *err);
         void *before_release_data;
 };

@@ -10,12 +10,20 @@
 # (317), so the jail's last step fails under it; the jail itself is
 # covered by the ASan build.  Not added to sanitizer builds (ASan and
 # valgrind exclude each other).  Needs /dev/kvm.
+#
+# Every case runs in the kvmhost guest too: all 16 took 187 s there, 11 s
+# a case, inside ctest's 300 s.  VMLAUNCH_VALGRIND_SHORT=1 runs three
+# (the clean run, a crash, a bad config) for a quick look; the result is
+# then a skip that names the cases left unchecked, never a pass (under
+# CI=true a skip fails).
 # Usage: test_valgrind.sh VMLAUNCH_BIN PLUGIN_DIR HELLO_PLUGIN
 set -u
 bin=$1 plugins=$2 hello=$3
 
 . "$(dirname "$0")/lib.sh"
-(exec 3<>/dev/kvm) 2> /dev/null || skip "/dev/kvm is missing"
+# -c first: on a host without the node, the open would create a plain
+# file named /dev/kvm.
+{ [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2> /dev/null; } || skip "/dev/kvm is missing"
 command -v valgrind > /dev/null || skip "valgrind is missing (apt-get install valgrind)"
 
 dir=$(mktemp -d /tmp/vmlaunch-valgrind-XXXXXX)
@@ -28,18 +36,25 @@ case_run() {
         printf '%s\n' "$@" > "$dir/$name.conf"
         for how in plain valgrind; do
                 if [ $how = valgrind ]; then
-                        # Silent after fork: vmlaunch's forked helpers (the
-                        # cgroup keeper, the VM's closer, a child before its
-                        # exec) end with _exit and free nothing by design.
-                        set -- valgrind -q --child-silent-after-fork=yes \
+                        # One log per process, and only vmlaunch's is read:
+                        # its forked helpers (the cgroup keeper, the VM's
+                        # closer, a child before its exec) end with _exit
+                        # and free nothing by design.  Not
+                        # --child-silent-after-fork: with it, the plugin's
+                        # child failed before its exec (exit 1, nothing
+                        # run) in 5 of 16 runs in the kvmhost guest, and in
+                        # none of 6 without it.
+                        set -- valgrind -q \
                                 --leak-check=full --show-leak-kinds=definite,indirect,possible \
                                 --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
-                                --log-file="$dir/$name.vg"
+                                --log-file="$dir/$name.%p.vg"
                 else
                         set --
                 fi
                 if [ "$after" = 0 ]; then
-                        "$@" "$bin" --headless -c "$dir/$name.conf" > "$dir/$name.$how.out" 2> "$dir/$name.$how.err"
+                        "$@" "$bin" --headless -c "$dir/$name.conf" > "$dir/$name.$how.out" 2> "$dir/$name.$how.err" &
+                        pid=$!
+                        wait $pid
                         st=$?
                 else
                         "$@" "$bin" --headless -c "$dir/$name.conf" > "$dir/$name.$how.out" 2> "$dir/$name.$how.err" &
@@ -55,12 +70,16 @@ case_run() {
                         st=$?
                 fi
                 eval "st_$how=$st"
+                [ $how = valgrind ] && { mv "$dir/$name.$pid.vg" "$dir/$name.vg" 2> /dev/null || true; }
         done
         # shellcheck disable=SC2154
         if [ "$st_valgrind" != "$st_plain" ]; then
                 echo "--- $name: valgrind's report" >&2
                 cat "$dir/$name.vg" >&2
-                tail -5 "$dir/$name.valgrind.err" >&2
+                # The plugin's own lines are events on stdout in headless mode.
+                echo "--- $name: the end of its stdout and stderr under valgrind" >&2
+                tail -15 "$dir/$name.valgrind.out" >&2
+                tail -15 "$dir/$name.valgrind.err" >&2
                 fail "$name: exit $st_valgrind under valgrind, $st_plain without"
         fi
         [ -s "$dir/$name.vg" ] && fail "$name: valgrind reported: $(cat "$dir/$name.vg")"
@@ -68,28 +87,49 @@ case_run() {
 }
 
 nosb='sandbox = { enabled = false; };'
-case_run hello 0 "plugin = { path = \"$hello\"; };" "$nosb"
+# Every case, in the order they run; run() adds each it ran to $ran.
+all="hello two_vcpus crash bad_messages probe_irq probe_errors probe_ioevent probe_async probe_dirty
+probe_state probe_regs probe_hint probe_pause sigterm deadline bad_config"
+ran=
+short=${VMLAUNCH_VALGRIND_SHORT:-0}
+want() {
+        [ "$short" != 1 ] && return 0
+        case $1 in hello | crash | bad_config) return 0 ;; esac
+        return 1
+}
+run() {
+        want "$1" || return 0
+        case_run "$@"
+        ran="$ran $1"
+}
+
+run hello 0 "plugin = { path = \"$hello\"; };" "$nosb"
 [ "$st_plain" = 0 ] || fail "hello exited $st_plain: $(tail -3 "$dir/hello.plain.err")"
-if [ "${VMLAUNCH_KVMHOST:-}" = 1 ]; then
-        # The kvmhost guest emulates its CPUs: valgrind on top would take
-        # the CI's whole budget.  The clean run, a crash and a bad config.
-        echo "kvmhost guest: the short set"
-        case_run crash 0 "plugin = { path = \"$plugins/crash\"; };" "$nosb"
-        case_run bad_config 0 'vcpus = 0;' "plugin = { path = \"$hello\"; };"
-        [ "$st_plain" = 2 ] || fail "a bad config exited $st_plain, want 2"
-        echo "test_valgrind: all checks passed (short set)"
-        exit 0
-fi
-case_run two_vcpus 0 'vcpus = 2;' "plugin = { path = \"$plugins/two_vcpus\"; };" "$nosb"
-case_run crash 0 "plugin = { path = \"$plugins/crash\"; };" "$nosb"
-case_run bad_messages 0 "plugin = { path = \"$plugins/bad_messages\"; };" "$nosb"
+run two_vcpus 0 'vcpus = 2;' "plugin = { path = \"$plugins/two_vcpus\"; };" "$nosb"
+run crash 0 "plugin = { path = \"$plugins/crash\"; };" "$nosb"
+run bad_messages 0 "plugin = { path = \"$plugins/bad_messages\"; };" "$nosb"
 for mode in irq errors ioevent async dirty state regs hint; do
-        case_run "probe_$mode" 0 "plugin = { path = \"$plugins/protocol_probe\"; args = [ \"$mode\" ]; };" "$nosb"
+        want "probe_$mode" || continue
+        run "probe_$mode" 0 "plugin = { path = \"$plugins/protocol_probe\"; args = [ \"$mode\" ]; };" "$nosb"
         [ "$st_plain" = 0 ] || fail "protocol_probe $mode exited $st_plain: $(tail -3 "$dir/probe_$mode.plain.err")"
 done
-case_run probe_pause 0 'vcpus = 2;' "plugin = { path = \"$plugins/protocol_probe\"; args = [ \"pause\" ]; };" "$nosb"
-case_run sigterm 1 'vcpus = 2;' "plugin = { path = \"$plugins/busy\"; args = [ \"500\" ]; };" "$nosb"
-case_run deadline 1 'shutdown_timeout_ms = 300;' "plugin = { path = \"$plugins/ignore_shutdown\"; };" "$nosb"
-case_run bad_config 0 'vcpus = 0;' "plugin = { path = \"$hello\"; };"
-[ "$st_plain" = 2 ] || fail "a bad config exited $st_plain, want 2"
-echo "test_valgrind: all checks passed"
+run probe_pause 0 'vcpus = 2;' "plugin = { path = \"$plugins/protocol_probe\"; args = [ \"pause\" ]; };" "$nosb"
+run sigterm 1 'vcpus = 2;' "plugin = { path = \"$plugins/busy\"; args = [ \"500\" ]; };" "$nosb"
+run deadline 1 'shutdown_timeout_ms = 300;' "plugin = { path = \"$plugins/ignore_shutdown\"; };" "$nosb"
+if want bad_config; then
+        run bad_config 0 'vcpus = 0;' "plugin = { path = \"$hello\"; };"
+        [ "$st_plain" = 2 ] || fail "a bad config exited $st_plain, want 2"
+fi
+
+total=$(echo $all | wc -w) n_ran=$(echo $ran | wc -w)
+missing=
+for c in $all; do
+        case " $ran " in
+        *" $c "*) ;;
+        *) missing="$missing $c" ;;
+        esac
+done
+# A pass claims every case: fewer is a skip that names what went unchecked
+# (a failure under CI=true, like any skip).
+[ -z "$missing" ] || skip "valgrind ran $n_ran of $total cases (clean:$ran); not run:$missing"
+echo "test_valgrind: all $total cases passed"

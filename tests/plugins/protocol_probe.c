@@ -573,16 +573,18 @@ int main(int argc, char **argv) {
         mode = argv[1];
         if (guest_setup(&g, "protocol_probe", 0x10000) < 0)
                 return 1;
-        if (crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, DONE, 1) < 0)
-                return 1;
+        if ((r = crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, DONE, 1)) < 0)
+                return failf("reserving the done port", r, 0), 1;
         if (strcmp(mode, "ioevent") == 0) {
                 uint8_t match = 0x33;
 
                 guest_load(&g, 0x1000, code_ioevent, sizeof(code_ioevent));
                 r = crosvm_create_io_event(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x70, 1, &match, &ioev);
+                if (r < 0)
+                        return failf("crosvm_create_io_event", r, 0), 1;
                 /* The port is reserved too: only the ioeventfd may take it. */
-                if (r < 0 || crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x70, 1) < 0)
-                        return 1;
+                if ((r = crosvm_reserve_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x70, 1)) < 0)
+                        return failf("reserving the ioevent port", r, 0), 1;
         } else if (strcmp(mode, "async") == 0) {
                 guest_load(&g, 0x1000, code_async, sizeof(code_async));
                 if (crosvm_reserve_async_write_range(g.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x50, 1) < 0)
