@@ -66,6 +66,9 @@ suite() {
                 fi
                 done_before=$done_now
         done
+        if [ -s "$state/retried" ]; then
+                echo "run.sh: $dir: passed on a second run in the emulated guest: $(sort -u "$state/retried" | tr '\n' ' ')" >&2
+        fi
 }
 
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
